@@ -1,0 +1,267 @@
+"""Reading and writing audio files.
+
+Samples are float32 numpy arrays of shape ``(channels, samples)``: always
+2-D, channels first, mono included, so that callers never branch on the
+rank. Decoding is libsndfile's (through ``soundfile``), which reads WAV,
+FLAC, Ogg Vorbis, Ogg Opus and MP3; resampling is ``soxr``'s.
+
+Every problem with an input file surfaces as :class:`AudioError`, with a
+one-line message ``"<path>: <reason>"`` that a command line can print as is.
+"""
+
+import os
+import stat
+import tempfile
+
+import numpy as np
+import soundfile
+import soxr
+
+# Output formats by extension, with a default subtype each. WAV is written
+# as 32-bit float so that values beyond [-1, 1] survive unchanged; FLAC has
+# no float subtype, and 24 bits is lossless for anything from a 16- or
+# 24-bit source.
+_OUTPUT_FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
+
+# Exceptions soundfile raises for unreadable or undecodable data.
+_SOUNDFILE_ERRORS = (soundfile.LibsndfileError, RuntimeError, TypeError)
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be read or written as asked.
+
+    The message is one line, ``"<path>: <reason>"``.
+    """
+
+    def __init__(self, path, reason):
+        self.path = os.fspath(path)
+        self.reason = " ".join(str(reason).split())
+        super().__init__(f"{self.path}: {self.reason}")
+
+
+def _describe(error):
+    """A one-line reason from a soundfile (or other) exception."""
+    # LibsndfileError's and OSError's str() repeat the path (for a failed
+    # write, the temporary one); error_string and strerror are the reason.
+    text = getattr(error, "error_string", None) or getattr(error, "strerror", None)
+    text = text or str(error)
+    return " ".join(text.split()) or type(error).__name__
+
+
+def _check_readable(path):
+    """Raises AudioError for a path that cannot hold audio at all.
+
+    libsndfile reports a missing file as "System error" and an empty one as
+    "Format not recognised"; checking first gives the user the real reason.
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise AudioError(path, "file not found") from None
+    except OSError as error:
+        raise AudioError(path, f"cannot access file ({_describe(error)})") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise AudioError(path, "is a directory")
+    if status.st_size == 0:
+        raise AudioError(path, "empty file")
+
+
+def _unsupported(path, error):
+    return AudioError(path, f"unsupported or corrupt audio file ({_describe(error)})")
+
+
+def audio_info(path):
+    """Reads an audio file's header without decoding it.
+
+    Args:
+        path: the file (str or path-like).
+
+    Returns:
+        ``(rate, channels, frames)``: sample rate in Hz, channel count and
+        length in samples per channel (as the header states it; a file with
+        no samples reports 0 here, :func:`load_audio` rejects it).
+
+    Raises:
+        AudioError: the file is missing, a directory, empty, or not audio
+            that libsndfile can open.
+    """
+    _check_readable(path)
+    try:
+        info = soundfile.info(os.fspath(path))
+    except _SOUNDFILE_ERRORS as error:
+        raise _unsupported(path, error) from None
+    return info.samplerate, info.channels, info.frames
+
+
+def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
+    """Decodes an audio file into float32 samples.
+
+    Args:
+        path: the file (str or path-like): WAV, FLAC, Ogg Vorbis, Ogg Opus,
+            MP3, or anything else libsndfile reads.
+        sample_rate: rate, in Hz, to return the samples at; the file's own
+            rate when ``None``. Other rates are resampled with soxr ('HQ').
+        mono: average the channels into one.
+        max_seconds: reject files longer than this many seconds (checked on
+            the header, before decoding), to protect memory from a huge
+            upload; no limit when ``None``.
+
+    Returns:
+        ``(samples, rate)``: float32 array of shape ``(channels, n)``
+        (``(1, n)`` when ``mono``) and its sample rate.
+
+    Raises:
+        AudioError: the file is missing, a directory, empty, not decodable,
+            holds no samples, holds NaN or infinite samples, or is longer
+            than ``max_seconds``.
+        ValueError: ``sample_rate`` or ``max_seconds`` is not positive.
+    """
+    if sample_rate is not None and sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if max_seconds is not None and max_seconds <= 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
+    _check_readable(path)
+    try:
+        with soundfile.SoundFile(os.fspath(path)) as file:
+            rate = file.samplerate
+            if max_seconds is not None and file.frames > max_seconds * rate:
+                raise AudioError(
+                    path,
+                    f"too long ({file.frames / rate:.1f} s; the limit is {max_seconds:g} s)",
+                )
+            frames = file.read(dtype="float32", always_2d=True)
+    except _SOUNDFILE_ERRORS as error:
+        raise _unsupported(path, error) from None
+    # A WAV header that promises data it does not have decodes to nothing.
+    if frames.shape[0] == 0:
+        raise AudioError(path, "no samples")
+    # Some decoders (MP3) report an estimated length; check the real one too.
+    if max_seconds is not None and frames.shape[0] > max_seconds * rate:
+        raise AudioError(
+            path,
+            f"too long ({frames.shape[0] / rate:.1f} s; the limit is {max_seconds:g} s)",
+        )
+    if not np.isfinite(frames).all():
+        raise AudioError(path, "contains NaN or infinite samples")
+
+    samples = np.ascontiguousarray(frames.T)
+    if mono and samples.shape[0] > 1:
+        samples = samples.mean(axis=0, keepdims=True, dtype=np.float32)
+    if sample_rate is not None and sample_rate != rate:
+        samples = resample(samples, rate, sample_rate)
+        rate = sample_rate
+    return samples, rate
+
+
+def resample(samples, orig_rate, target_rate):
+    """Resamples each channel with soxr at 'HQ' quality.
+
+    Args:
+        samples: ``(channels, n)`` array.
+        orig_rate: its sample rate in Hz.
+        target_rate: the rate wanted, in Hz.
+
+    Returns:
+        ``(channels, m)`` float32 array, ``m`` about
+        ``n * target_rate / orig_rate``; ``samples`` itself (as float32)
+        when the rates are equal.
+
+    Raises:
+        ValueError: ``samples`` is not 2-D or a rate is not positive.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 2:
+        raise ValueError(f"samples must be (channels, n), got shape {samples.shape}")
+    if orig_rate <= 0 or target_rate <= 0:
+        raise ValueError(f"rates must be positive, got {orig_rate} and {target_rate}")
+    if orig_rate == target_rate:
+        return samples
+    if samples.shape[1] == 0:
+        return samples
+    # soxr takes (frames, channels) and filters each channel independently:
+    # one call gives the same result as a loop over channels.
+    out = soxr.resample(np.ascontiguousarray(samples.T), orig_rate, target_rate, quality="HQ")
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def _current_umask():
+    # The only portable way to read the umask is to set it and restore it.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def save_audio(path, samples, sample_rate, format=None, subtype=None):
+    """Writes samples to a WAV or FLAC file, atomically.
+
+    The file is written under a temporary name in the target directory and
+    renamed over ``path`` once complete, so readers never see half a file
+    and a failed write leaves nothing behind (an existing file at ``path``
+    is kept).
+
+    Samples are never rescaled: a separator's sources must still add up to
+    the mixture. WAV's default float subtype keeps values beyond [-1, 1]
+    exactly. Integer PCM subtypes (FLAC's default 24 bits, or a requested
+    ``PCM_16``) cannot hold them, so they are clipped to [-1, 1] there;
+    libsndfile would otherwise wrap them around to the opposite sign.
+
+    Args:
+        path: the output file (str or path-like); its directory must exist.
+        samples: ``(channels, n)`` array, ``n >= 0``.
+        sample_rate: sample rate in Hz.
+        format: ``"wav"`` or ``"flac"``; inferred from the extension of
+            ``path`` when ``None``.
+        subtype: a libsndfile subtype (``"FLOAT"``, ``"PCM_16"``,
+            ``"PCM_24"``, ...); ``"FLOAT"`` for WAV and ``"PCM_24"`` for FLAC
+            when ``None``.
+
+    Raises:
+        AudioError: the format is not WAV or FLAC, the subtype does not fit
+            it, ``samples`` is not ``(channels, n)`` or holds NaN or
+            infinite values (:func:`load_audio` would reject the file), or
+            the file cannot be written (e.g. its directory does not exist).
+        ValueError: ``sample_rate`` is not positive.
+    """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    path = os.fspath(path)
+    name = format or os.path.splitext(path)[1].lstrip(".")
+    if name.lower() not in _OUTPUT_FORMATS:
+        raise AudioError(path, f"unsupported output format {name!r} (use wav or flac)")
+    major, default_subtype = _OUTPUT_FORMATS[name.lower()]
+    subtype = (subtype or default_subtype).upper()
+    if not soundfile.check_format(major, subtype):
+        raise AudioError(path, f"subtype {subtype} is not valid for {major}")
+
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 2 or samples.shape[0] == 0:
+        raise AudioError(path, f"samples must be (channels, n), got shape {samples.shape}")
+    if not np.isfinite(samples).all():
+        raise AudioError(path, "contains NaN or infinite samples")
+    if subtype.startswith("PCM"):
+        samples = np.clip(samples, -1.0, 1.0)
+
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp_path = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=directory,
+            prefix=f".{os.path.basename(path)}.",
+            suffix=".tmp",
+            delete=False,
+        ) as tmp:
+            tmp_path = tmp.name
+        soundfile.write(tmp_path, samples.T, sample_rate, format=major, subtype=subtype)
+        # NamedTemporaryFile creates the file private (0600); give the result
+        # the mode any newly created file would have.
+        os.chmod(tmp_path, 0o666 & ~_current_umask())
+        os.replace(tmp_path, path)
+        tmp_path = None
+    except (OSError, *_SOUNDFILE_ERRORS) as error:
+        raise AudioError(path, f"cannot write file ({_describe(error)})") from None
+    finally:
+        if tmp_path is not None:
+            try:
+                os.remove(tmp_path)
+            except OSError:
+                pass

@@ -1,0 +1,499 @@
+"""Evaluation: the MIR-1K protocol, its metrics, and floors and ceilings.
+
+The scores are the standard implementations, not re-implementations:
+``mir_eval.separation.bss_eval_sources`` (BSS Eval v3, as used by the SHN and
+Skip Attention papers on MIR-1K) and ``museval`` (BSS Eval v4, the SiSEC /
+MUSDB18 convention).
+
+MIR-1K protocol (see ``../shared/data/README.md``):
+
+- mixture = (vocals + accompaniment) / 2, built by the data layer, not here;
+- NSDR = SDR(estimate, reference) - SDR(mixture, reference), per clip and
+  source;
+- GNSDR, GSIR, GSAR = means over clips weighted by clip length in samples.
+
+An *estimator* is any callable ``estimator(mixture, references)`` returning
+``{"vocals": (n,), "accompaniment": (n,)}`` for a mono float32 ``(n,)``
+mixture. ``references`` holds the true sources so that oracle methods can
+use them; learned or blind estimators must ignore it. An estimator that also
+accepts a ``sample_rate`` keyword is told the clip's rate (the baselines
+below use it to work at their own :class:`SignalConfig` rate); a plain
+two-argument callable is assumed to work at whatever rate it is given.
+
+How degenerate clips are handled (no score is ever faked by adding noise or
+an epsilon to the signals):
+
+- a clip with an all-zero reference is *skipped*: BSS Eval is undefined for
+  it (mir_eval refuses it). It is logged, kept in the records with
+  ``status="skipped"`` and NaN scores, and counted in the summary;
+- a clip whose estimates cannot be scored (an all-zero estimate, which
+  mir_eval refuses, non-finite samples, or a singular projection) is
+  *failed*: logged, kept with ``status="failed"`` and NaN scores, excluded
+  from the means and counted in the summary.
+"""
+
+import csv
+import functools
+import inspect
+import json
+import logging
+import math
+import os
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from keras_sa.audio.signal import SignalConfig, istft, stft
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("vocals", "accompaniment")
+_BSS_METRICS = ("sdr", "sir", "sar", "nsdr", "mixture_sdr")
+
+
+class Clip(NamedTuple):
+    """One evaluation clip.
+
+    Attributes:
+        name: clip identifier, e.g. ``"Ani_1_01"``.
+        mixture: mono float32 ``(n,)`` mixture, as the data layer built it
+            (for MIR-1K ``(vocals + accompaniment) / 2``).
+        references: ``{"vocals": (n,), "accompaniment": (n,)}``.
+        sample_rate: rate of all of the above, in Hz.
+    """
+
+    name: str
+    mixture: np.ndarray
+    references: dict
+    sample_rate: int
+
+
+class SilentReferenceError(ValueError):
+    """A reference source is all zeros, so BSS Eval is undefined for the clip."""
+
+
+# ----------------------------------------------------------------------------
+# metrics
+
+
+def _stack(signals, sources):
+    return np.stack([np.asarray(signals[s], dtype=np.float64) for s in sources])
+
+
+def bss_eval(references, estimates, mixture, sources=SOURCES):
+    """BSS Eval v3 scores of one clip, and NSDR against the mixture.
+
+    Args:
+        references: ``{source: (n,)}`` true sources.
+        estimates: ``{source: (n,)}`` estimated sources.
+        mixture: ``(n,)`` mixture; it is scored as the estimate of every
+            source to give the NSDR baseline.
+        sources: which sources to score, in this order.
+
+    Returns:
+        ``{f"{source}_{metric}": float}`` for metric in ``sdr``, ``sir``,
+        ``sar``, ``nsdr`` (SDR of the estimate minus SDR of the mixture) and
+        ``mixture_sdr``.
+
+    Raises:
+        SilentReferenceError: a reference is all zeros.
+        ValueError: mir_eval refuses the estimates (e.g. one is all zeros) or
+            shapes disagree.
+    """
+    from mir_eval.separation import bss_eval_sources
+
+    ref = _stack(references, sources)
+    est = _stack(estimates, sources)
+    silent = [s for s, r in zip(sources, ref) if not np.any(r)]
+    if silent:
+        raise SilentReferenceError(f"silent reference(s): {', '.join(silent)}")
+    mix = np.broadcast_to(np.asarray(mixture, dtype=np.float64), ref.shape)
+    with warnings.catch_warnings():
+        # mir_eval 0.8 flags its separation module for removal in 0.9 on
+        # every call; it is the pinned reference implementation of the
+        # papers' protocol, so the known notice is silenced here only.
+        warnings.filterwarnings(
+            "ignore", message=r"mir_eval\.separation\.", category=FutureWarning
+        )
+        # The estimate of row i is meant for source i, so no permutation
+        # search: letting mir_eval re-assign sources would flatter a
+        # separator that swaps them.
+        sdr, sir, sar, _ = bss_eval_sources(ref, est, compute_permutation=False)
+        mix_sdr, _, _, _ = bss_eval_sources(ref, np.array(mix), compute_permutation=False)
+    scores = {}
+    for i, source in enumerate(sources):
+        scores[f"{source}_sdr"] = float(sdr[i])
+        scores[f"{source}_sir"] = float(sir[i])
+        scores[f"{source}_sar"] = float(sar[i])
+        scores[f"{source}_nsdr"] = float(sdr[i] - mix_sdr[i])
+        scores[f"{source}_mixture_sdr"] = float(mix_sdr[i])
+    return scores
+
+
+def _nan_scores(sources):
+    return {f"{s}_{m}": math.nan for s in sources for m in _BSS_METRICS}
+
+
+def _accepts_sample_rate(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == "sample_rate" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params
+    )
+
+
+def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources=SOURCES):
+    """Run ``estimator`` on every clip and score it with :func:`bss_eval`.
+
+    Args:
+        tracks: iterable of :class:`Clip` or ``(name, mixture, references,
+            rate)`` tuples. Scores are computed at each clip's own rate.
+        estimator: see the module docstring.
+        sample_rate: rate assumed for a clip whose rate is ``None``.
+        progress: show a tqdm progress bar.
+        sources: the sources to score.
+
+    Returns:
+        A list of per-clip records: ``name``, ``length`` (samples),
+        ``sample_rate``, ``status`` (``"ok"``, ``"skipped"`` or
+        ``"failed"``), the :func:`bss_eval` scores (NaN unless ok) and
+        ``note`` (why a clip was skipped or failed, else empty).
+
+    Raises:
+        ValueError: the mixture is not mono, or the estimator returned
+            estimates of the wrong shape (a bug, not a property of the clip).
+    """
+    from tqdm.auto import tqdm
+
+    pass_rate = _accepts_sample_rate(estimator)
+    total = len(tracks) if hasattr(tracks, "__len__") else None
+    records = []
+    bar = tqdm(tracks, total=total, disable=not progress, desc="evaluating", unit="clip")
+    for track in bar:
+        name, mixture, references, rate = track
+        rate = int(rate) if rate is not None else int(sample_rate)
+        mixture = np.asarray(mixture, dtype=np.float32)
+        if mixture.ndim != 1:
+            raise ValueError(f"{name}: mixture must be mono (n,), got {mixture.shape}")
+        n = mixture.shape[0]
+        record = {"name": name, "length": n, "sample_rate": rate, "status": "ok"}
+        record.update(_nan_scores(sources))
+        record["note"] = ""
+        records.append(record)
+
+        silent = [s for s in sources if not np.any(np.asarray(references[s]))]
+        if silent:
+            record["status"] = "skipped"
+            record["note"] = f"silent reference: {', '.join(silent)}"
+            log.warning("skipping %s: %s", name, record["note"])
+            continue
+
+        if pass_rate:
+            estimates = estimator(mixture, references, sample_rate=rate)
+        else:
+            estimates = estimator(mixture, references)
+        for s in sources:
+            shape = np.shape(estimates[s])
+            if shape != (n,):
+                raise ValueError(f"{name}: estimate {s!r} has shape {shape}, expected {(n,)}")
+        bad = [s for s in sources if not np.all(np.isfinite(estimates[s]))]
+        if bad:
+            record["status"] = "failed"
+            record["note"] = f"non-finite estimate: {', '.join(bad)}"
+            log.warning("%s failed: %s", name, record["note"])
+            continue
+        try:
+            record.update(bss_eval(references, estimates, mixture, sources))
+        except (ValueError, np.linalg.LinAlgError) as error:
+            record["status"] = "failed"
+            record["note"] = str(error).split(".")[0]
+            log.warning("%s failed: %s", name, error)
+            continue
+        if progress and "vocals" in sources:
+            bar.set_postfix(vocals_nsdr=f"{record['vocals_nsdr']:.2f}")
+    return records
+
+
+def summarize(records):
+    """Global (length-weighted) and plain means over evaluated clips.
+
+    Args:
+        records: per-clip records as returned by :func:`evaluate_tracks`
+            (records without a ``status`` count as ok).
+
+    Returns:
+        For each source ``s``: ``s_gnsdr``, ``s_gsir``, ``s_gsar``,
+        ``s_gsdr`` (means weighted by ``length``), ``s_mean_nsdr`` and
+        ``s_mean_sdr`` (plain means); NaN scores are left out of the means.
+        Also ``clips`` (all records), ``evaluated`` (status ok), ``skipped``,
+        ``failed`` and ``total_length`` (samples of the evaluated clips).
+    """
+    statuses = [r.get("status", "ok") for r in records]
+    ok = [r for r, status in zip(records, statuses) if status == "ok"]
+    sources = []
+    for r in records:
+        for key in r:
+            if key.endswith("_nsdr") and key[: -len("_nsdr")] not in sources:
+                sources.append(key[: -len("_nsdr")])
+
+    def mean(key, weighted):
+        pairs = [(r[key], r["length"]) for r in ok if not math.isnan(r.get(key, math.nan))]
+        if not pairs:
+            return math.nan
+        values, lengths = np.array(pairs, dtype=np.float64).T
+        return float(np.average(values, weights=lengths if weighted else None))
+
+    summary = {}
+    for s in sources:
+        summary[f"{s}_gnsdr"] = mean(f"{s}_nsdr", True)
+        summary[f"{s}_gsir"] = mean(f"{s}_sir", True)
+        summary[f"{s}_gsar"] = mean(f"{s}_sar", True)
+        summary[f"{s}_gsdr"] = mean(f"{s}_sdr", True)
+        summary[f"{s}_mean_nsdr"] = mean(f"{s}_nsdr", False)
+        summary[f"{s}_mean_sdr"] = mean(f"{s}_sdr", False)
+    summary["clips"] = len(records)
+    summary["evaluated"] = len(ok)
+    summary["skipped"] = statuses.count("skipped")
+    summary["failed"] = statuses.count("failed")
+    summary["total_length"] = int(sum(r["length"] for r in ok))
+    return summary
+
+
+def _json_safe(value):
+    # Strict JSON has no NaN; null says "no score" just as plainly.
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_results(records, summary, out_dir, label):
+    """Write ``<label>_clips.csv`` (one row per clip) and ``<label>_summary.json``.
+
+    Args:
+        records: per-clip records from :func:`evaluate_tracks`.
+        summary: the dict from :func:`summarize`.
+        out_dir: folder to write into; created if missing.
+        label: file name prefix, e.g. the method's name.
+
+    Returns:
+        ``(csv_path, json_path)``.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    csv_path = os.path.join(out_dir, f"{label}_clips.csv")
+    json_path = os.path.join(out_dir, f"{label}_summary.json")
+    fields = []
+    for r in records:
+        fields.extend(k for k in r if k not in fields)
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(records)
+    with open(json_path, "w") as f:
+        json.dump({k: _json_safe(v) for k, v in summary.items()}, f, indent=2)
+        f.write("\n")
+    return csv_path, json_path
+
+
+# ----------------------------------------------------------------------------
+# baselines
+
+
+def _resample(samples, orig_rate, target_rate):
+    from keras_sa.audio import resample
+
+    return resample(samples[np.newaxis], orig_rate, target_rate)[0]
+
+
+def _fit(samples, n):
+    samples = samples[:n]
+    return np.pad(samples, (0, n - samples.shape[0])).astype(np.float32)
+
+
+def _at_config_rate(separate, config):
+    """Run ``separate`` at ``config.sample_rate`` whatever the clip's rate.
+
+    Returns an estimator ``(mixture, references, sample_rate=None)``;
+    ``sample_rate=None`` means the clip is already at ``config.sample_rate``.
+    """
+
+    def estimator(mixture, references, sample_rate=None):
+        mixture = np.asarray(mixture, dtype=np.float32)
+        rate = config.sample_rate if sample_rate is None else int(sample_rate)
+        if rate == config.sample_rate:
+            return separate(mixture, references)
+        n = mixture.shape[0]
+        down = {k: _resample(np.asarray(v, np.float32), rate, config.sample_rate)
+                for k, v in references.items()}
+        estimates = separate(_resample(mixture, rate, config.sample_rate), down)
+        return {k: _fit(_resample(v, config.sample_rate, rate), n) for k, v in estimates.items()}
+
+    return estimator
+
+
+def ideal_ratio_mask(config=None):
+    """Oracle ideal ratio mask: an upper reference for masking separators.
+
+    The vocal mask ``|S_v| / (|S_v| + |S_a|)`` (from the references' STFT
+    magnitudes) and its complement multiply the complex mixture STFT, so the
+    estimates keep the mixture's phase, as a masking model's would.
+
+    Args:
+        config: the :class:`SignalConfig` (rate, n_fft, hop) to mask in;
+            defaults to ``SignalConfig()``.
+
+    Returns:
+        An estimator (see the module docstring) that uses the references.
+    """
+    config = config or SignalConfig()
+
+    def separate(mixture, references):
+        n = mixture.shape[0]
+        spec = stft(mixture, config)
+        voc = np.abs(stft(references["vocals"], config))
+        acc = np.abs(stft(references["accompaniment"], config))
+        total = voc + acc
+        # Where both references are silent the mixture bin is zero too, so
+        # the mask value there does not matter; 0.5 just avoids 0 / 0.
+        mask = np.divide(voc, total, out=np.full_like(voc, 0.5), where=total > 0)
+        return {
+            "vocals": istft(mask * spec, config, n),
+            "accompaniment": istft((1.0 - mask) * spec, config, n),
+        }
+
+    return _at_config_rate(separate, config)
+
+
+def repet_sim(config=None, width_seconds=2.0, margin_i=2.0, margin_v=10.0, power=2.0):
+    """REPET-SIM, as in librosa's vocal separation example: a blind floor.
+
+    The repeating background of each frame is the median of its most similar
+    (cosine) frames at least ``width_seconds`` away; soft masks with margins
+    split the mixture into foreground (vocals) and background
+    (accompaniment).
+
+    Args:
+        config: the :class:`SignalConfig` to work in; defaults to
+            ``SignalConfig()``.
+        width_seconds: minimum time between a frame and its neighbours. On
+            clips too short for it, librosa's limit (under half the frames)
+            is used instead.
+        margin_i, margin_v: background and foreground mask margins.
+        power: soft mask exponent.
+
+    Returns:
+        An estimator (see the module docstring); it ignores the references.
+    """
+    config = config or SignalConfig()
+
+    def separate(mixture, references):
+        import librosa
+
+        n = mixture.shape[0]
+        spec = stft(mixture, config).T  # librosa wants (bins, frames)
+        full = np.abs(spec)
+        frames = full.shape[1]
+        width = int(librosa.time_to_frames(width_seconds, sr=config.sample_rate,
+                                           hop_length=config.hop_length))
+        width = min(width, (frames - 1) // 2 - 1)
+        if width >= 1:
+            background = librosa.decompose.nn_filter(
+                full, aggregate=np.median, metric="cosine", width=width
+            )
+            background = np.minimum(full, background)
+        else:  # a handful of frames: nothing can repeat, call it all background
+            background = full
+        mask_i = librosa.util.softmask(background, margin_i * (full - background), power=power)
+        mask_v = librosa.util.softmask(full - background, margin_v * background, power=power)
+        return {
+            "vocals": istft((mask_v * spec).T, config, n),
+            "accompaniment": istft((mask_i * spec).T, config, n),
+        }
+
+    return _at_config_rate(separate, config)
+
+
+def mixture_baseline():
+    """The mixture as the estimate of every source: NSDR 0 by definition.
+
+    Returns:
+        An estimator (see the module docstring).
+    """
+
+    def estimator(mixture, references, sample_rate=None):
+        mixture = np.asarray(mixture, dtype=np.float32)
+        return {"vocals": mixture.copy(), "accompaniment": mixture.copy()}
+
+    return estimator
+
+
+# ----------------------------------------------------------------------------
+# MUSDB18 / SiSEC
+
+
+@functools.lru_cache(maxsize=None)
+def _museval_evaluate():
+    try:
+        from museval import evaluate
+
+        return evaluate
+    except RuntimeError:
+        # museval's package import pulls in musdb -> stempeg, which refuses
+        # to import without ffmpeg on PATH; the metrics need no ffmpeg, so
+        # load museval/metrics.py alone and call it as museval.evaluate does.
+        import importlib.util
+
+        spec = importlib.util.find_spec("museval")
+        path = os.path.join(spec.submodule_search_locations[0], "metrics.py")
+        module_spec = importlib.util.spec_from_file_location("_museval_metrics", path)
+        metrics = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(metrics)
+
+        def evaluate(references, estimates, win, hop):
+            sdr, isr, sir, sar, _ = metrics.bss_eval(
+                references, estimates, compute_permutation=False, window=win, hop=hop,
+                framewise_filters=False, bsseval_sources_version=False,
+            )
+            return sdr, isr, sir, sar
+
+        return evaluate
+
+
+def museval_scores(references, estimates, rate, window_seconds=1.0, hop_seconds=1.0):
+    """BSS Eval v4 (museval) scores, SiSEC style: median over 1 s frames.
+
+    Args:
+        references: ``{source: (n, channels)}`` true sources (``(n,)`` is
+            taken as mono).
+        estimates: ``{source: (n, channels)}``, same keys and shapes.
+        rate: sample rate in Hz.
+        window_seconds, hop_seconds: framing of the metrics.
+
+    Returns:
+        ``{f"{source}_{metric}": float}`` for metric in ``sdr``, ``sir``,
+        ``isr``, ``sar``: medians over frames, ignoring frames where a score
+        is undefined (silent reference); NaN if every frame is.
+    """
+    names = list(references)
+
+    def stack(signals):
+        arrays = [np.asarray(signals[k], dtype=np.float64) for k in names]
+        return np.stack([a[:, np.newaxis] if a.ndim == 1 else a for a in arrays])
+
+    ref, est = stack(references), stack(estimates)
+    if ref.shape != est.shape:
+        raise ValueError(f"references {ref.shape} and estimates {est.shape} differ")
+    evaluate = _museval_evaluate()
+    sdr, isr, sir, sar = evaluate(ref, est, win=int(window_seconds * rate),
+                                  hop=int(hop_seconds * rate))
+    scores = {}
+    for i, name in enumerate(names):
+        for metric, values in (("sdr", sdr), ("sir", sir), ("isr", isr), ("sar", sar)):
+            frames = np.asarray(values[i], dtype=np.float64)
+            frames = frames[~np.isnan(frames)]
+            scores[f"{name}_{metric}"] = float(np.median(frames)) if frames.size else math.nan
+    return scores

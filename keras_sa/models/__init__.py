@@ -1,0 +1,30 @@
+"""SA-SHN / SHN models: config, builder, presets."""
+
+from keras_sa.models.config import ModelConfig
+from keras_sa.models.hourglass import build_hourglass_model, count_macs
+from keras_sa.models.presets import PRESETS, get_preset
+
+
+def build(name_or_config, frames="patch"):
+    """Build a model from a preset name, a :class:`ModelConfig` or its dict.
+
+    Args:
+        name_or_config: preset name (see ``PRESETS``), ``ModelConfig`` or a
+            dict as written by ``ModelConfig.to_dict``.
+        frames: input frames; see :func:`build_hourglass_model`.
+
+    Returns:
+        An untrained ``keras.Model``.
+    """
+    if isinstance(name_or_config, str):
+        config = get_preset(name_or_config)
+    elif isinstance(name_or_config, dict):
+        config = ModelConfig.from_dict(name_or_config)
+    elif isinstance(name_or_config, ModelConfig):
+        config = name_or_config
+    else:
+        raise TypeError(f"expected a preset name or ModelConfig, got {type(name_or_config)}")
+    return build_hourglass_model(config, frames=frames)
+
+
+__all__ = ["ModelConfig", "PRESETS", "build", "build_hourglass_model", "count_macs", "get_preset"]

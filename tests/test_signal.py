@@ -1,0 +1,235 @@
+"""Tests of keras_sa.audio.signal: the STFT twins and the model input."""
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow.experimental.numpy as tnp  # noqa: E402
+from keras import ops  # noqa: E402
+
+from keras_sa.audio import (  # noqa: E402
+    SignalConfig,
+    istft,
+    load_audio,
+    model_input,
+    stft,
+    tf_istft,
+    tf_stft,
+)
+
+CONFIG = SignalConfig()
+HOP = CONFIG.hop_length
+CLIP = "amy_8_05"
+
+
+@pytest.fixture(scope="module")
+def stems(mir1k_root):
+    """``(2, n)``: vocals and accompaniment of one real MIR-1K clip."""
+    vocals, _ = load_audio(mir1k_root / CLIP / "vocals.opus")
+    accompaniment, _ = load_audio(mir1k_root / CLIP / "accompaniment.opus")
+    return np.concatenate([vocals, accompaniment])
+
+
+@pytest.fixture(scope="module")
+def vocals(stems):
+    return stems[0]
+
+
+def _edge_signal(length):
+    """Noise whose first and last samples are full scale."""
+    samples = np.random.default_rng(length).uniform(-0.5, 0.5, length).astype(np.float32)
+    samples[0], samples[-1] = 1.0, -1.0
+    return samples
+
+
+# Whole clip (not a multiple of the hop), a multiple, and neither.
+LENGTHS = [None, 300 * HOP, 300 * HOP + 77]
+
+
+def _cut(samples, length):
+    return samples[..., :length] if length else samples
+
+
+# ---------------------------------------------------------------------------
+# numpy twin
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_stft_istft_round_trip(vocals, length):
+    samples = _cut(vocals, length)
+    n = samples.shape[-1]
+    spectrogram = stft(samples, CONFIG)
+    assert spectrogram.shape == (CONFIG.num_frames(n), CONFIG.n_fft // 2 + 1)
+    restored = istft(spectrogram, CONFIG, n)
+    assert restored.shape == (n,) and restored.dtype == np.float32
+    assert np.abs(restored - samples).max() < 1e-5
+
+
+# ---------------------------------------------------------------------------
+# TensorFlow twin
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_tf_stft_matches_numpy(vocals, length):
+    samples = _cut(vocals, length)
+    n = samples.shape[-1]
+    expected = stft(samples, CONFIG)
+    actual = tf_stft(tf.constant(samples), CONFIG).numpy()
+    assert actual.shape == expected.shape == (1 + n // HOP, CONFIG.n_fft // 2 + 1)
+    assert np.abs(actual - expected).max() < 1e-5 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_tf_istft_matches_numpy(vocals, length):
+    spectrogram = stft(_cut(vocals, length), CONFIG)
+    n = _cut(vocals, length).shape[-1]
+    expected = istft(spectrogram, CONFIG, n)
+    actual = tf_istft(tf.constant(spectrogram), CONFIG, n).numpy()
+    assert actual.shape == (n,)
+    assert np.abs(actual - expected).max() < 1e-5
+
+
+@pytest.mark.parametrize("length", [HOP * 20, HOP * 20 + 1, HOP * 20 - 1])
+def test_tf_istft_edges(length):
+    # Near both ends few frames overlap and the window sum is far from
+    # constant: a wrong normalization shows in the first and last samples.
+    samples = _edge_signal(length)
+    spectrogram = stft(samples, CONFIG)
+    expected = istft(spectrogram, CONFIG, length)
+    actual = tf_istft(tf.constant(spectrogram), CONFIG, length).numpy()
+    assert np.abs(actual - expected).max() < 1e-5
+    assert np.abs(actual - samples).max() < 1e-5
+    assert actual[0] == pytest.approx(1.0, abs=1e-5)
+    assert actual[-1] == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_tf_istft_pads_to_longer_length(vocals):
+    spectrogram = stft(vocals[: 50 * HOP], CONFIG)
+    length = 50 * HOP + 3 * CONFIG.n_fft
+    expected = istft(spectrogram, CONFIG, length)
+    actual = tf_istft(tf.constant(spectrogram), CONFIG, length).numpy()
+    assert actual.shape == (length,)
+    assert np.abs(actual - expected).max() < 1e-5
+    assert not actual[-CONFIG.n_fft :].any()
+
+
+def test_tf_twins_batch(stems):
+    samples = stems[:, : 200 * HOP + 5]
+    n = samples.shape[-1]
+    batch = tf_stft(tf.constant(samples), CONFIG).numpy()
+    assert batch.shape == (2, CONFIG.num_frames(n), CONFIG.n_fft // 2 + 1)
+    for row, spectrogram in zip(samples, batch):
+        np.testing.assert_array_equal(spectrogram, tf_stft(tf.constant(row), CONFIG).numpy())
+        peak = np.abs(spectrogram).max()
+        assert np.abs(spectrogram - stft(row, CONFIG)).max() < 1e-5 * peak
+    # numpy input is converted, not rejected.
+    np.testing.assert_array_equal(tf_stft(samples, CONFIG).numpy(), batch)
+    restored = tf_istft(tf.constant(batch), CONFIG, n).numpy()
+    np.testing.assert_array_equal(tf_istft(batch, CONFIG, n).numpy(), restored)
+    assert restored.shape == (2, n)
+    assert np.abs(restored - istft(batch, CONFIG, n)).max() < 1e-5
+    assert np.abs(restored - samples).max() < 1e-5
+
+
+def test_tf_stft_in_graph_with_unknown_length(vocals):
+    # tf.data pipelines and exported graphs see a length of None.
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def graph_stft(samples):
+        return tf_stft(samples, CONFIG)
+
+    samples = vocals[: 100 * HOP + 9]
+    np.testing.assert_allclose(
+        graph_stft(tf.constant(samples)).numpy(),
+        tf_stft(tf.constant(samples), CONFIG).numpy(),
+        atol=1e-6,
+    )
+
+
+# ---------------------------------------------------------------------------
+# model input
+
+
+@pytest.fixture(scope="module")
+def magnitudes(stems):
+    """``(2, patch_frames, n_bins)``: one model window from each stem."""
+    spectrogram = np.abs(stft(stems[:, : CONFIG.patch_frames * HOP], CONFIG))
+    return spectrogram[:, : CONFIG.patch_frames, : CONFIG.n_bins]
+
+
+@pytest.mark.parametrize("compression", ["none", "log"])
+def test_model_input_range(magnitudes, compression):
+    config = SignalConfig(compression=compression)
+    features, scale = model_input(magnitudes, config)
+    assert features.shape == magnitudes.shape
+    assert features.min() >= 0
+    # Each window is normalized on its own, its peak exactly 1.
+    np.testing.assert_array_equal(features.max(axis=(-2, -1)), [1.0, 1.0])
+    np.testing.assert_array_equal(scale[:, 0, 0], magnitudes.max(axis=(-2, -1)))
+
+    # keras.ops in models, tf.experimental.numpy in the tf.data pipeline.
+    for xp in (ops, tnp):
+        xp_features, xp_scale = model_input(tf.constant(magnitudes), config, xp=xp)
+        xp_features = ops.convert_to_numpy(xp_features)
+        assert xp_features.dtype == np.float32
+        np.testing.assert_allclose(xp_features, features, atol=1e-6)
+        np.testing.assert_array_equal(ops.convert_to_numpy(xp_scale), scale)
+        np.testing.assert_array_equal(xp_features.max(axis=(-2, -1)), [1.0, 1.0])
+        assert xp_features.min() >= 0
+
+
+def test_model_input_log_matches_formula(magnitudes):
+    features, _ = model_input(magnitudes, CONFIG)
+    c = CONFIG.compression_strength
+    normalized = magnitudes / magnitudes.max(axis=(-2, -1), keepdims=True)
+    np.testing.assert_allclose(features, np.log1p(c * normalized) / np.log1p(c), atol=1e-6)
+
+
+# With log1p(c) taken in float64 as the divisor, these strengths gave window
+# peaks of 1.0000001 (numpy and keras.ops) or 0.99999994 (numpy).
+@pytest.mark.parametrize("strength", [1.0392556829367126, 1.1665131316981963, 10.0, 1e4])
+def test_model_input_log_peak_is_one_for_any_strength(magnitudes, strength):
+    config = SignalConfig(compression_strength=strength)
+    for xp in (np, ops, tnp):
+        features = ops.convert_to_numpy(model_input(tf.constant(magnitudes), config, xp=xp)[0])
+        np.testing.assert_array_equal(features.max(axis=(-2, -1)), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("compression", ["none", "log"])
+def test_model_input_silence(compression):
+    config = SignalConfig(compression=compression)
+    silence = np.zeros((2, CONFIG.patch_frames, CONFIG.n_bins), np.float32)
+    for xp in (np, ops, tnp):
+        features, scale = model_input(tf.constant(silence), config, xp=xp)
+        features = ops.convert_to_numpy(features)
+        assert np.isfinite(features).all() and not features.any()
+        assert np.isfinite(ops.convert_to_numpy(scale)).all()
+
+
+# ---------------------------------------------------------------------------
+# SignalConfig
+
+
+def test_config_round_trip():
+    config = SignalConfig(
+        sample_rate=44100,
+        n_fft=2048,
+        hop_length=512,
+        n_bins=1024,
+        compression="none",
+        sources=["vocals", "drums", "other"],
+    )
+    assert config.sources == ("vocals", "drums", "other")
+    assert SignalConfig.from_dict(config.to_dict()) == config
+    assert SignalConfig.from_dict(json.loads(config.to_json())) == config
+    assert SignalConfig.from_dict(SignalConfig().to_dict()) == SignalConfig()
+
+
+def test_config_rejects_invalid_values():
+    with pytest.raises(ValueError, match="compression"):
+        SignalConfig(compression="sqrt")
+    with pytest.raises(ValueError, match="n_bins"):
+        SignalConfig(n_fft=512, n_bins=512)
