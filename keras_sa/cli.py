@@ -87,6 +87,136 @@ def cmd_train(args):
     )
 
 
+def _load_separator(name_or_path, **kwargs):
+    from keras_sa import pretrained
+    from keras_sa.models import ModelFileError
+    from keras_sa.separation import Separator
+
+    try:
+        return Separator.from_pretrained(name_or_path, **kwargs)
+    except (pretrained.UnknownModelError, ModelFileError) as error:
+        raise CommandError(str(error)) from None
+
+
+def cmd_evaluate(args):
+    """Score models and baselines on a dataset with the MIR-1K protocol."""
+    _quiet_tensorflow()
+    _set_threads(args.threads)
+    from pathlib import Path
+
+    from keras_sa import data, evaluation
+
+    try:
+        tracks = data.discover(args.data, layout=args.layout)
+    except data.DatasetError as error:
+        raise CommandError(str(error)) from None
+    if args.split != "all":
+        train, test = data.mir1k_split(tracks)
+        tracks = test if args.split == "test" else data.validation_split(train)[1]
+    if args.every > 1:
+        tracks = tracks[:: args.every]
+    if args.limit:
+        tracks = tracks[: args.limit]
+    if not tracks:
+        raise CommandError(f"{args.data}: no clips in split {args.split!r}")
+
+    methods = []
+    for name in args.model or []:
+        separator = _load_separator(name)
+        label = Path(name).stem if Path(name).is_file() else name
+        methods.append((label, separator.estimator(), separator.signal.sample_rate))
+    baselines = {"irm": evaluation.ideal_ratio_mask, "repet": evaluation.repet_sim}
+    for name in args.baseline or []:
+        methods.append((name, baselines[name](), None))
+    if not methods:
+        raise CommandError("nothing to evaluate: give --model and/or --baseline")
+
+    out = Path(args.out)
+    rate = args.sample_rate
+    print(f"{len(tracks)} clips, scored at {rate} Hz")
+    for label, estimator, _ in methods:
+        records = evaluation.evaluate_tracks(evaluation.TrackClips(tracks, rate), estimator)
+        summary = evaluation.summarize(records)
+        evaluation.write_results(records, summary, out, label)
+        print(
+            f"{label:<20} GNSDR vocals {summary['vocals_gnsdr']:6.2f} dB"
+            f"  accompaniment {summary['accompaniment_gnsdr']:6.2f} dB"
+            f"  (GSIR {summary['vocals_gsir']:.2f}, GSAR {summary['vocals_gsar']:.2f};"
+            f" {summary['evaluated']} clips)"
+        )
+
+
+def _collect_inputs(paths):
+    """Files named, and the audio files directly inside folders named, in order."""
+    from pathlib import Path
+
+    from keras_sa.data.tracks import AUDIO_EXTENSIONS
+
+    inputs = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
+            if not found:
+                print(f"keras-sa: warning: {path}: no audio files in folder", file=sys.stderr)
+            inputs.extend(found)
+        else:
+            inputs.append(path)
+    return inputs
+
+
+def cmd_separate(args):
+    """Separate songs into vocals and accompaniment files."""
+    from pathlib import Path
+
+    if args.backend == "tflite":
+        raise CommandError("the tflite backend is not available yet; use --backend keras")
+    inputs = _collect_inputs(args.inputs)
+    if not inputs:
+        raise CommandError("no input files")
+    out_root = Path(args.out)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"{out_root}: cannot create output folder ({error.strerror})") from None
+    if not os.access(out_root, os.W_OK):
+        raise CommandError(f"{out_root}: output folder is not writable")
+
+    _quiet_tensorflow()
+    _set_threads(args.threads)
+    from tqdm.auto import tqdm
+
+    from keras_sa.audio import AudioError, load_audio, save_audio
+
+    separator = _load_separator(args.model)
+    failures = 0
+    for path in inputs:
+        target = out_root / path.stem
+        outputs = {name: target / f"{name}.{args.format}" for name in ("vocals", "accompaniment")}
+        existing = [str(p) for p in outputs.values() if p.exists()]
+        if existing and not args.overwrite:
+            print(f"keras-sa: error: {existing[0]}: exists (use --overwrite)", file=sys.stderr)
+            failures += 1
+            continue
+        try:
+            samples, rate = load_audio(path, max_seconds=args.max_seconds)
+            seconds = samples.shape[1] / rate
+            with tqdm(total=samples.shape[1], unit="sample", unit_scale=True, desc=path.name,
+                      disable=args.quiet or seconds < 60, leave=False) as bar:
+                stems = separator.separate(samples, rate, progress=lambda done, _: bar.update(done - bar.n))
+            target.mkdir(parents=True, exist_ok=True)
+            for name, file in outputs.items():
+                save_audio(file, stems[name], rate)
+        except (AudioError, OSError) as error:
+            print(f"keras-sa: error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        if not args.quiet:
+            print(f"{path} -> {target}/ ({seconds:.1f} s)")
+    if failures:
+        raise CommandError(f"{failures} of {len(inputs)} input(s) failed")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-sa", description="Singing voice separation with skip attention (SA-SHN)."
@@ -112,6 +242,36 @@ def build_parser():
     train.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
     train.add_argument("--distribute", choices=["none", "mirrored"], default="none")
     train.set_defaults(func=cmd_train)
+
+    separate = commands.add_parser("separate", help="separate songs into vocals and accompaniment")
+    separate.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders of them")
+    separate.add_argument("-o", "--out", required=True, help="output folder: OUT/<input name>/vocals.<fmt>, ...")
+    separate.add_argument("--model", default="default", help="bundled model name or .keras file")
+    separate.add_argument("--backend", default="keras", choices=["keras", "tflite"])
+    separate.add_argument("--format", default="wav", choices=["wav", "flac"])
+    separate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    separate.add_argument("--max-seconds", type=float, default=3 * 3600,
+                          help="refuse longer inputs (default: %(default)s)")
+    separate.add_argument("--threads", type=int, default=0)
+    separate.add_argument("-q", "--quiet", action="store_true")
+    separate.set_defaults(func=cmd_separate)
+
+    evaluate = commands.add_parser("evaluate", help="MIR-1K protocol scores (GNSDR/GSIR/GSAR)")
+    evaluate.add_argument("data", help="dataset folder")
+    evaluate.add_argument("-o", "--out", required=True, help="folder for per-clip CSV and summary JSON")
+    evaluate.add_argument("--model", action="append", help="model name or .keras file (repeatable)")
+    evaluate.add_argument(
+        "--baseline", action="append", choices=["irm", "repet"],
+        help="ideal ratio mask (ceiling) or REPET-SIM (classical floor); repeatable",
+    )
+    evaluate.add_argument("--split", default="test", choices=["test", "validation", "all"],
+                          help="MIR-1K test singers, the held-out validation songs, or every clip")
+    evaluate.add_argument("--layout", default="auto", choices=["auto", "mir1k-wav", "stems"])
+    evaluate.add_argument("--sample-rate", type=int, default=16000, help="rate the clips are scored at")
+    evaluate.add_argument("--every", type=int, default=1, help="take every N-th clip (quick checks)")
+    evaluate.add_argument("--limit", type=int, default=0, help="at most this many clips")
+    evaluate.add_argument("--threads", type=int, default=0)
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 

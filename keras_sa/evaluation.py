@@ -497,3 +497,31 @@ def museval_scores(references, estimates, rate, window_seconds=1.0, hop_seconds=
             frames = frames[~np.isnan(frames)]
             scores[f"{name}_{metric}"] = float(np.median(frames)) if frames.size else math.nan
     return scores
+
+
+# ----------------------------------------------------------------------------
+# datasets
+
+
+class TrackClips:
+    """MIR-1K-protocol clips of tracks, decoded lazily at ``sample_rate``.
+
+    The mixture is ``(vocals + accompaniment) / 2``, the mono down-mix of the
+    original stereo MIR-1K files.
+    """
+
+    def __init__(self, tracks, sample_rate):
+        self.tracks = list(tracks)
+        self.sample_rate = sample_rate
+
+    def __len__(self):
+        return len(self.tracks)
+
+    def __iter__(self):
+        for track in self.tracks:
+            sources = track.load(self.sample_rate)
+            vocals = sources["vocals"]
+            accompaniment = sources["accompaniment"]
+            mixture = (vocals + accompaniment) / 2
+            references = {"vocals": vocals / 2, "accompaniment": accompaniment / 2}
+            yield Clip(track.name, mixture, references, self.sample_rate)

@@ -17,6 +17,8 @@ from pathlib import Path
 import keras
 from keras import ops
 
+from keras_sa.models.saving import save_model
+
 log = logging.getLogger(__name__)
 
 BEST_MODEL = "best.keras"
@@ -87,9 +89,10 @@ def learning_rate_schedule(steps, learning_rate=1e-3, warmup_steps=200, final_fr
 class SaveSeparationModel(keras.callbacks.Callback):
     """Saves the inner separation model: the best on validation, and the last."""
 
-    def __init__(self, separation_model, directory, monitor="val_final_l1"):
+    def __init__(self, separation_model, directory, config=None, monitor="val_final_l1"):
         super().__init__()
         self.separation_model = separation_model
+        self.config = config
         self.directory = Path(directory)
         self.monitor = monitor
         self.state_path = self.directory / "best.json"
@@ -97,13 +100,19 @@ class SaveSeparationModel(keras.callbacks.Callback):
         if self.state_path.exists():
             self.best = json.loads(self.state_path.read_text())["value"]
 
+    def _save(self, path):
+        if self.config is None:
+            self.separation_model.save(path)
+        else:
+            save_model(self.separation_model, self.config, path)
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.separation_model.save(self.directory / LAST_MODEL)
+        self._save(self.directory / LAST_MODEL)
         value = logs.get(self.monitor)
         if value is not None and value < self.best:
             self.best = float(value)
-            self.separation_model.save(self.directory / BEST_MODEL)
+            self._save(self.directory / BEST_MODEL)
             state = {"epoch": epoch + 1, "monitor": self.monitor, "value": self.best}
             self.state_path.write_text(json.dumps(state, indent=2))
             log.info("epoch %d: new best %s = %.5f", epoch + 1, self.monitor, self.best)
@@ -128,6 +137,7 @@ def fit(
     steps_per_epoch=250,
     learning_rate=1e-3,
     strategy=None,
+    config=None,
     verbose=2,
 ):
     """Train ``model`` with ``model.fit``; resumable after a kill.
@@ -145,6 +155,8 @@ def fit(
         steps_per_epoch: steps between validations and checkpoints.
         learning_rate: peak learning rate of the schedule.
         strategy: optional ``tf.distribute.Strategy``.
+        config: the model's :class:`keras_sa.models.ModelConfig`, saved
+            inside the checkpoints so that they load as separators.
         verbose: ``fit`` verbosity.
 
     Returns:
@@ -166,7 +178,7 @@ def fit(
 
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
-        SaveSeparationModel(separation, out_dir),
+        SaveSeparationModel(separation, out_dir, config),
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
     ]
     if keras.backend.backend() == "tensorflow":
@@ -254,5 +266,6 @@ def train_on_dataset(
         steps_per_epoch=steps_per_epoch,
         learning_rate=learning_rate,
         strategy=strategy,
+        config=config,
         verbose=verbose,
     )

@@ -180,7 +180,11 @@ def resample(samples, orig_rate, target_rate):
         return samples
     # soxr takes (frames, channels) and filters each channel independently:
     # one call gives the same result as a loop over channels.
-    out = soxr.resample(np.ascontiguousarray(samples.T), orig_rate, target_rate, quality="HQ")
+    frames = samples.T
+    if frames.shape[0] == 1:  # soxr rejects the strides of a one-frame array
+        frames = np.pad(frames, ((0, 1), (0, 0)))
+    out = soxr.resample(np.ascontiguousarray(frames), orig_rate, target_rate, quality="HQ")
+    out = out[: int(np.ceil(samples.shape[1] * target_rate / orig_rate))]
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 

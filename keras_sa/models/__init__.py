@@ -3,6 +3,7 @@
 from keras_sa.models.config import ModelConfig
 from keras_sa.models.hourglass import build_hourglass_model, count_macs
 from keras_sa.models.presets import PRESETS, get_preset
+from keras_sa.models.saving import ModelFileError, load_model, read_config, save_model
 
 
 def build(name_or_config, frames="patch"):
@@ -27,4 +28,15 @@ def build(name_or_config, frames="patch"):
     return build_hourglass_model(config, frames=frames)
 
 
-__all__ = ["ModelConfig", "PRESETS", "build", "build_hourglass_model", "count_macs", "get_preset"]
+__all__ = [
+    "ModelConfig",
+    "ModelFileError",
+    "PRESETS",
+    "build",
+    "build_hourglass_model",
+    "count_macs",
+    "get_preset",
+    "load_model",
+    "read_config",
+    "save_model",
+]

@@ -1,0 +1,192 @@
+"""The Separator: samples in, vocals and accompaniment out.
+
+How a recording of any rate, length and channel count is separated:
+
+1. **Masks from the mono down-mix at the model rate.** The channels are
+   averaged, resampled to the model's rate, and the magnitude STFT is cut
+   into windows of ``patch_frames`` frames, ``window_hop`` frames apart;
+   each window is normalized on its own (as in training) and each keeps the
+   masks of its central ``window_hop`` frames (the SHN's sliding window).
+   One set of masks serves every channel, so the stereo image is kept.
+2. **Ratio masks.** The vocals and accompaniment masks are turned into
+   shares of the mixture, ``m_v / (m_v + m_a)``, so the two estimates add up
+   to the model-band mixture.
+3. **Vocals per channel.** Each channel is resampled to the model rate,
+   masked, inverted and resampled back to the input rate.
+4. **Accompaniment = input - vocals**, at the input rate. Nothing is lost:
+   the two outputs sum to the input sample for sample (within float
+   rounding), and content above the model's band (above 8 kHz for a 16 kHz
+   model) goes to the accompaniment.
+
+Long inputs are processed in blocks of ``block_seconds`` with
+``margin_seconds`` of context on each side and a short cross-fade between
+blocks, so memory stays bounded whatever the length.
+"""
+
+import numpy as np
+
+from keras_sa.audio.io import resample
+from keras_sa.audio.signal import istft, model_input, stft
+
+_SHARE_EPS = 1e-6
+
+
+class Separator:
+    """Separates vocals from accompaniment with a trained SA-SHN / SHN model.
+
+    Args:
+        model: a separation model (its last output is used).
+        config: the model's :class:`keras_sa.models.ModelConfig`.
+        batch_size: windows per model call.
+        block_seconds: length of the blocks a long input is processed in.
+        margin_seconds: context added on each side of a block.
+
+    Example:
+
+    >>> separator = Separator.from_pretrained()              # doctest: +SKIP
+    >>> stems = separator.separate(samples, sample_rate)     # doctest: +SKIP
+    >>> stems["vocals"].shape == samples.shape               # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, model, config, batch_size=16, block_seconds=30.0, margin_seconds=2.0):
+        import keras
+
+        self.model = keras.Model(model.inputs[0], model.outputs[-1])
+        self.config = config
+        self.signal = config.signal
+        self.batch_size = batch_size
+        self.block_seconds = block_seconds
+        self.margin_seconds = margin_seconds
+        frames = self.model.inputs[0].shape[1]
+        if frames is not None and frames != self.signal.patch_frames:
+            raise ValueError(f"model input has {frames} frames, config says {self.signal.patch_frames}")
+
+    @classmethod
+    def from_file(cls, path, **kwargs):
+        """A separator for a model file written by ``keras_sa.models.save_model``."""
+        from keras_sa.models import load_model
+
+        model, config = load_model(path)
+        return cls(model, config, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, name="default", **kwargs):
+        """A separator for a bundled model (see ``keras_sa.pretrained``) or a file path."""
+        from keras_sa import pretrained
+
+        return cls.from_file(pretrained.resolve(name), **kwargs)
+
+    # ------------------------------------------------------------------
+    # masks at the model rate
+
+    def masks(self, magnitude):
+        """Masks for a model-band magnitude spectrogram.
+
+        Args:
+            magnitude: ``(frames, n_bins)`` magnitudes at the model's rate.
+
+        Returns:
+            ``(frames, n_bins, n_sources)`` masks.
+        """
+        patch, hop = self.signal.patch_frames, self.signal.window_hop
+        margin = (patch - hop) // 2
+        frames = magnitude.shape[0]
+        count = -(-frames // hop)
+        padded = np.pad(magnitude, ((margin, count * hop - frames + margin), (0, 0)))
+        starts = np.arange(count) * hop
+        windows = np.stack([padded[s : s + patch] for s in starts])
+        features, _ = model_input(windows, self.signal)
+        masks = np.empty((count, hop, magnitude.shape[1], len(self.signal.sources)), np.float32)
+        for first in range(0, count, self.batch_size):
+            batch = features[first : first + self.batch_size, ..., np.newaxis].astype(np.float32)
+            size = len(batch)
+            if size < self.batch_size:  # a fixed batch shape avoids retracing
+                batch = np.pad(batch, ((0, self.batch_size - size), (0, 0), (0, 0), (0, 0)))
+            predicted = np.asarray(self.model.predict_on_batch(batch))
+            masks[first : first + size] = predicted[:size, margin : margin + hop]
+        return masks.reshape(count * hop, *masks.shape[2:])[:frames]
+
+    def vocal_share(self, mono):
+        """Per-bin vocal share of a mono model-rate signal: ``(frames, n_fft//2+1)``."""
+        spectrum = stft(mono, self.signal)
+        n_bins = self.signal.n_bins
+        masks = self.masks(np.abs(spectrum[:, :n_bins]))
+        vocals, accompaniment = masks[..., 0], masks[..., 1]
+        share = (vocals + _SHARE_EPS) / (vocals + accompaniment + 2 * _SHARE_EPS)
+        # Bins above the model's band (the Nyquist bin for n_bins = n_fft // 2)
+        # take the share of the highest bin the model saw.
+        missing = spectrum.shape[1] - n_bins
+        if missing:
+            share = np.concatenate([share, np.repeat(share[:, -1:], missing, axis=1)], axis=1)
+        return share
+
+    # ------------------------------------------------------------------
+    # any rate, any channel count, any length
+
+    def _vocals_of_segment(self, samples, sample_rate):
+        rate = self.signal.sample_rate
+        length = samples.shape[1]
+        at_rate = resample(samples, sample_rate, rate)
+        share = self.vocal_share(at_rate.mean(axis=0))
+        vocals = np.stack(
+            [istft(share * stft(channel, self.signal), self.signal, len(channel)) for channel in at_rate]
+        )
+        vocals = resample(vocals, rate, sample_rate)
+        if vocals.shape[1] < length:
+            vocals = np.pad(vocals, ((0, 0), (0, length - vocals.shape[1])))
+        return vocals[:, :length]
+
+    def separate(self, samples, sample_rate, progress=None):
+        """Separate a recording.
+
+        Args:
+            samples: ``(channels, n)`` float32 samples (a 1-D array is
+                treated as mono).
+            sample_rate: their rate in Hz.
+            progress: optional callable ``progress(done_samples, total)``
+                called after each block.
+
+        Returns:
+            ``{"vocals": ..., "accompaniment": ...}``, each shaped like
+            ``samples``; they sum to ``samples``.
+        """
+        samples = np.asarray(samples, dtype=np.float32)
+        squeeze = samples.ndim == 1
+        if squeeze:
+            samples = samples[np.newaxis]
+        total = samples.shape[1]
+        block = max(int(self.block_seconds * sample_rate), 1)
+        margin = int(self.margin_seconds * sample_rate)
+        fade = min(margin, int(0.05 * sample_rate))
+        vocals = np.zeros_like(samples)
+        for start in range(0, total, block):
+            end = min(start + block, total)
+            lo, hi = max(start - margin, 0), min(end + margin, total)
+            segment_vocals = self._vocals_of_segment(samples[:, lo:hi], sample_rate)
+            # Cross-fade over [start - fade, start + fade) with the previous block.
+            keep_lo = max(start - fade, 0)
+            keep_hi = min(end + fade, total) if end < total else total
+            weights = np.ones(keep_hi - keep_lo, np.float32)
+            if start > 0:
+                ramp = np.clip((np.arange(keep_lo, keep_hi) - (start - fade)) / (2 * fade), 0, 1)
+                weights *= ramp
+            if end < total:
+                ramp = np.clip(((end + fade) - np.arange(keep_lo, keep_hi)) / (2 * fade), 0, 1)
+                weights *= ramp
+            vocals[:, keep_lo:keep_hi] += segment_vocals[:, keep_lo - lo : keep_hi - lo] * weights
+            if progress is not None:
+                progress(end, total)
+        accompaniment = samples - vocals
+        if squeeze:
+            return {"vocals": vocals[0], "accompaniment": accompaniment[0]}
+        return {"vocals": vocals, "accompaniment": accompaniment}
+
+    def estimator(self):
+        """This separator as an estimator for :mod:`keras_sa.evaluation`."""
+
+        def estimate(mixture, references=None, sample_rate=None):
+            rate = sample_rate or self.signal.sample_rate
+            return self.separate(mixture, rate)
+
+        return estimate

@@ -1,0 +1,98 @@
+"""The Separator's signal path with a small model: properties that hold for any weights."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from keras_sa import models  # noqa: E402
+from keras_sa.audio import load_audio, resample  # noqa: E402
+from keras_sa.separation import Separator  # noqa: E402
+
+SMALL = models.ModelConfig(
+    name="small",
+    signal={"patch_frames": 16, "window_hop": 8},
+    stem_channels=(4,),
+    stem_kernel=3,
+    num_stacks=1,
+    depth=2,
+    channels=(4, 6, 8),
+    merge="attention",
+    attention_levels=(1,),
+    mask_activation="sigmoid",
+)
+
+
+@pytest.fixture(scope="module")
+def small_model_file(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("model") / "small.keras"
+    models.save_model(models.build(SMALL), SMALL, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def separator(small_model_file):
+    return Separator.from_file(small_model_file, block_seconds=4.0, margin_seconds=1.0)
+
+
+@pytest.fixture(scope="module")
+def song(shared_data):
+    samples, rate = load_audio(shared_data / "songs" / "Steven_M_Bryant_-_Slow_Motion_Dream_excerpt.mp3")
+    return samples, rate
+
+
+@pytest.mark.parametrize("rate", [44100, 16000, 8000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_outputs_sum_to_the_input(separator, song, rate, channels):
+    samples, song_rate = song
+    samples = resample(samples[:channels, : song_rate * 6], song_rate, rate)
+    stems = separator.separate(samples, rate)
+    for name in ("vocals", "accompaniment"):
+        assert stems[name].shape == samples.shape and stems[name].dtype == np.float32
+    np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], samples, atol=1e-6)
+    assert np.abs(stems["vocals"]).max() > 1e-3  # the model did assign something to vocals
+
+
+def test_high_band_goes_to_the_accompaniment(separator):
+    rate = 44100
+    t = np.arange(rate * 2) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 12000 * t)).astype(np.float32)[np.newaxis]
+    stems = separator.separate(tone, rate)
+    assert np.abs(stems["vocals"][:, 2000:-2000]).max() < 1e-3
+
+
+def test_blocks_match_whole_signal_processing(small_model_file, song):
+    samples, rate = song
+    samples = samples[:, : rate * 9]
+    whole = Separator.from_file(small_model_file, block_seconds=60.0)
+    blocked = Separator.from_file(small_model_file, block_seconds=2.0, margin_seconds=1.0)
+    a = whole.separate(samples, rate)["vocals"]
+    b = blocked.separate(samples, rate)["vocals"]
+    error = np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(a**2))
+    assert error < 0.02
+
+
+def test_short_silent_and_mono_inputs(separator):
+    for length in (1, 100, 3000):
+        samples = np.random.default_rng(length).normal(size=(2, length)).astype(np.float32) * 0.1
+        stems = separator.separate(samples, 22050)
+        np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], samples, atol=1e-6)
+    silence = np.zeros((1, 16000), np.float32)
+    stems = separator.separate(silence, 16000)
+    assert np.all(stems["vocals"] == 0) and np.all(stems["accompaniment"] == 0)
+    mono = separator.separate(np.zeros(5000, np.float32), 16000)
+    assert mono["vocals"].shape == (5000,)
+
+
+def test_masks_keep_window_centres(separator):
+    """Windows are normalized on their own and each contributes its centre."""
+    magnitude = np.random.default_rng(3).random((37, 512)).astype(np.float32)
+    masks = separator.masks(magnitude)
+    assert masks.shape == (37, 512, 2)
+    louder = separator.masks(magnitude * 100)  # per-window normalization: scale-free
+    np.testing.assert_allclose(masks, louder, atol=1e-5)
