@@ -1,0 +1,128 @@
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from keras_sa import cli, models  # noqa: E402
+from keras_sa.audio import load_audio  # noqa: E402
+
+SMALL = models.ModelConfig(
+    name="small",
+    signal={"patch_frames": 16, "window_hop": 8},
+    stem_channels=(4,),
+    stem_kernel=3,
+    num_stacks=1,
+    depth=2,
+    channels=(4, 6, 8),
+    merge="attention",
+    attention_levels=(1,),
+    mask_activation="sigmoid",
+)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "small.keras"
+    models.save_model(models.build(SMALL), SMALL, path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def song(shared_data):
+    return shared_data / "songs" / "Steven_M_Bryant_-_Slow_Motion_Dream_excerpt.mp3"
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_sa.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_info_lists_presets_with_sizes():
+    result = run_cli("info")
+    assert result.returncode == 0, result.stderr
+    for name in models.PRESETS:
+        assert name in result.stdout
+    assert "34.22M" in result.stdout  # shn_paper
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_separate_writes_stems_that_sum_to_the_input(tmp_path, song, model_file, fmt):
+    out = tmp_path / "out"
+    assert cli.main(["separate", str(song), "-o", str(out), "--model", model_file, "--format", fmt, "-q"]) == 0
+    mixture, rate = load_audio(song)
+    stems = {}
+    for name in ("vocals", "accompaniment"):
+        path = out / song.stem / f"{name}.{fmt}"
+        info = sf.info(path)
+        assert (info.samplerate, info.channels, info.frames) == (rate, 2, mixture.shape[1])
+        stems[name], _ = load_audio(path)
+    tolerance = 1e-6 if fmt == "wav" else 2e-5  # float wav vs 24-bit flac
+    np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], mixture, atol=tolerance)
+    assert not [p for p in (out / song.stem).iterdir() if p.name.startswith(".")]
+
+
+def test_separate_refuses_to_overwrite(tmp_path, song, model_file, capsys):
+    out = tmp_path / "out"
+    target = out / song.stem / "vocals.wav"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"precious")
+    assert cli.main(["separate", str(song), "-o", str(out), "--model", model_file, "-q"]) == 1
+    assert target.read_bytes() == b"precious"
+    assert "exists (use --overwrite)" in capsys.readouterr().err
+    assert cli.main(["separate", str(song), "-o", str(out), "--model", model_file, "-q", "--overwrite"]) == 0
+    assert sf.info(target).frames > 0
+
+
+def test_batch_continues_past_bad_inputs(tmp_path, song, model_file, capsys):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(os.urandom(2000))
+    empty = tmp_path / "empty.flac"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_text("not audio")
+    missing = tmp_path / "missing.mp3"
+    out = tmp_path / "out"
+    code = cli.main(
+        ["separate", str(corrupt), str(empty), str(text), str(missing), str(song),
+         "-o", str(out), "--model", model_file, "-q"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    for bad in (corrupt, empty, text, missing):
+        assert any(bad.name in line for line in err), err
+    assert "4 of 5 input(s) failed" in err[-1]
+    assert (out / song.stem / "vocals.wav").exists()
+    assert not (out / "corrupt").exists()
+
+
+def test_command_errors_are_one_line_without_traceback(tmp_path, song, model_file):
+    result = run_cli("separate", str(song), "-o", str(tmp_path), "--model", "no_such_model")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("keras-sa: error: unknown model")
+    assert "Traceback" not in result.stderr
+
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    code = cli.main(["separate", str(song), "-o", str(blocked / "sub"), "--model", model_file])
+    assert code == 1
+
+    code = cli.main(["separate", str(song), "-o", str(tmp_path), "--backend", "tflite"])
+    assert code == 1
+
+
+def test_separate_folder_input_and_short_silent_files(tmp_path, model_file):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sf.write(folder / "silence.wav", np.zeros((8000, 1), np.float32), 8000)
+    sf.write(folder / "blip.flac", np.full((10, 2), 0.1, np.float32), 44100)
+    out = tmp_path / "out"
+    assert cli.main(["separate", str(folder), "-o", str(out), "--model", model_file, "-q"]) == 0
+    vocals, rate = load_audio(out / "silence" / "vocals.wav")
+    assert rate == 8000 and vocals.shape == (1, 8000) and not vocals.any()
+    assert load_audio(out / "blip" / "accompaniment.wav")[0].shape == (2, 10)
