@@ -33,7 +33,6 @@ an epsilon to the signals):
 """
 
 import csv
-import functools
 import inspect
 import json
 import logging
@@ -435,32 +434,13 @@ def mixture_baseline():
 # MUSDB18 / SiSEC
 
 
-@functools.lru_cache(maxsize=None)
-def _museval_evaluate():
+def _museval():
     try:
-        from museval import evaluate
-
-        return evaluate
-    except RuntimeError:
-        # museval's package import pulls in musdb -> stempeg, which refuses
-        # to import without ffmpeg on PATH; the metrics need no ffmpeg, so
-        # load museval/metrics.py alone and call it as museval.evaluate does.
-        import importlib.util
-
-        spec = importlib.util.find_spec("museval")
-        path = os.path.join(spec.submodule_search_locations[0], "metrics.py")
-        module_spec = importlib.util.spec_from_file_location("_museval_metrics", path)
-        metrics = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(metrics)
-
-        def evaluate(references, estimates, win, hop):
-            sdr, isr, sir, sar, _ = metrics.bss_eval(
-                references, estimates, compute_permutation=False, window=win, hop=hop,
-                framewise_filters=False, bsseval_sources_version=False,
-            )
-            return sdr, isr, sir, sar
-
-        return evaluate
+        import museval
+    except RuntimeError as error:
+        # museval imports musdb -> stempeg, which refuses to load without ffmpeg.
+        raise RuntimeError(f"museval needs ffmpeg on PATH ({error})") from None
+    return museval
 
 
 def museval_scores(references, estimates, rate, window_seconds=1.0, hop_seconds=1.0):
@@ -487,9 +467,9 @@ def museval_scores(references, estimates, rate, window_seconds=1.0, hop_seconds=
     ref, est = stack(references), stack(estimates)
     if ref.shape != est.shape:
         raise ValueError(f"references {ref.shape} and estimates {est.shape} differ")
-    evaluate = _museval_evaluate()
-    sdr, isr, sir, sar = evaluate(ref, est, win=int(window_seconds * rate),
-                                  hop=int(hop_seconds * rate))
+    sdr, isr, sir, sar = _museval().evaluate(
+        ref, est, win=int(window_seconds * rate), hop=int(hop_seconds * rate)
+    )
     scores = {}
     for i, name in enumerate(names):
         for metric, values in (("sdr", sdr), ("sir", sir), ("isr", isr), ("sar", sar)):
