@@ -55,9 +55,36 @@ def cmd_info(args):
     print("\nGMAC/s: multiply-accumulates per second of audio, window overlap included.")
 
 
+def _check_tf_config():
+    """Raise :class:`CommandError` unless ``TF_CONFIG`` describes this worker's cluster.
+
+    TensorFlow reads ``TF_CONFIG`` itself; it is checked first only so that a
+    missing or malformed one gives one clear line instead of a traceback.
+    """
+    import json
+
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise CommandError("--distribute multiworker needs TF_CONFIG in the environment")
+    try:
+        tf_config = json.loads(text)
+        cluster, task = tf_config["cluster"], tf_config["task"]
+        task_type, index = task["type"], task["index"]
+        addresses = cluster[task_type]
+        if not isinstance(index, int) or not 0 <= index < len(addresses):
+            raise ValueError(f"task index {index!r} not in 0..{len(addresses) - 1}")
+        if not all(isinstance(a, str) and ":" in a for jobs in cluster.values() for a in jobs):
+            raise ValueError("cluster addresses must be 'host:port' strings")
+    except (ValueError, KeyError, TypeError) as error:
+        detail = f"missing key {error}" if isinstance(error, KeyError) else str(error)
+        raise CommandError(f"malformed TF_CONFIG ({detail})") from None
+
+
 def cmd_train(args):
     """Train a preset or config on a dataset folder."""
     _quiet_tensorflow()
+    if args.distribute == "multiworker":
+        _check_tf_config()
     _set_threads(args.threads)
     from keras_sa import models, training
 
@@ -71,6 +98,12 @@ def cmd_train(args):
         import tensorflow as tf
 
         strategy = tf.distribute.MirroredStrategy()
+    elif args.distribute == "multiworker":
+        import tensorflow as tf
+
+        # Created before any other TensorFlow work, as TF requires; the
+        # cluster and this worker's role come from TF_CONFIG.
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
     training.train_on_dataset(
         args.data,
         config,
@@ -186,7 +219,7 @@ def cmd_separate(args):
     _set_threads(args.threads)
     from tqdm.auto import tqdm
 
-    from keras_sa.audio import AudioError, load_audio, save_audio
+    from keras_sa.audio import AudioError, AudioWriter, load_audio
 
     separator = _load_separator(args.model)
     failures = 0
@@ -201,12 +234,17 @@ def cmd_separate(args):
         try:
             samples, rate = load_audio(path, max_seconds=args.max_seconds)
             seconds = samples.shape[1] / rate
-            with tqdm(total=samples.shape[1], unit="sample", unit_scale=True, desc=path.name,
-                      disable=args.quiet or seconds < 60, leave=False) as bar:
-                stems = separator.separate(samples, rate, progress=lambda done, _: bar.update(done - bar.n))
             target.mkdir(parents=True, exist_ok=True)
-            for name, file in outputs.items():
-                save_audio(file, stems[name], rate)
+            channels = samples.shape[0]
+            with AudioWriter(outputs["vocals"], rate, channels) as vocals_out, \
+                    AudioWriter(outputs["accompaniment"], rate, channels) as accompaniment_out, \
+                    tqdm(total=samples.shape[1], unit="sample", unit_scale=True, desc=path.name,
+                         disable=args.quiet or seconds < 60, leave=False) as bar:
+                for start, vocals in separator.iter_vocals(samples, rate):
+                    stop = start + vocals.shape[1]
+                    vocals_out.write(vocals)
+                    accompaniment_out.write(samples[:, start:stop] - vocals)
+                    bar.update(vocals.shape[1])
         except (AudioError, OSError) as error:
             print(f"keras-sa: error: {error}", file=sys.stderr)
             failures += 1
@@ -240,7 +278,11 @@ def build_parser():
     train.add_argument("--remix", type=float, default=0.5, help="probability of a remixed example")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
-    train.add_argument("--distribute", choices=["none", "mirrored"], default="none")
+    train.add_argument(
+        "--distribute", choices=["none", "mirrored", "multiworker"], default="none",
+        help="multiworker: one process per worker, cluster and role from TF_CONFIG "
+        "(see scripts/train_multiworker.py); --batch-size is then the global batch",
+    )
     train.set_defaults(func=cmd_train)
 
     separate = commands.add_parser("separate", help="separate songs into vocals and accompaniment")

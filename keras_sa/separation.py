@@ -20,7 +20,8 @@ How a recording of any rate, length and channel count is separated:
 
 Long inputs are processed in blocks of ``block_seconds`` with
 ``margin_seconds`` of context on each side and a short cross-fade between
-blocks, so memory stays bounded whatever the length.
+blocks; :meth:`Separator.iter_vocals` hands out finished pieces as it goes,
+so a caller that writes them out holds one block, whatever the length.
 """
 
 import numpy as np
@@ -137,6 +138,39 @@ class Separator:
             vocals = np.pad(vocals, ((0, 0), (0, length - vocals.shape[1])))
         return vocals[:, :length]
 
+    def iter_vocals(self, samples, sample_rate):
+        """Vocals of a ``(channels, n)`` recording, block by block.
+
+        Yields:
+            ``(start, vocals)``: consecutive, final pieces of the vocals
+            (``vocals`` is ``(channels, m)`` for samples ``start`` to
+            ``start + m``), so a caller can write them out as they come and
+            hold no more than one block.
+        """
+        total = samples.shape[1]
+        block = max(int(self.block_seconds * sample_rate), 1)
+        margin = int(self.margin_seconds * sample_rate)
+        fade = min(margin, int(0.05 * sample_rate), block // 4)
+        carry = None  # previous block's weighted share of [start - fade, start + fade)
+        for start in range(0, total, block):
+            end = min(start + block, total)
+            lo, hi = max(start - margin, 0), min(end + margin, total)
+            segment = self._vocals_of_segment(samples[:, lo:hi], sample_rate)
+            keep_lo = max(start - fade, 0)
+            keep_hi = min(end + fade, total)
+            positions = np.arange(keep_lo, keep_hi)
+            weights = np.ones(keep_hi - keep_lo, np.float32)
+            if start > 0:  # linear cross-fade with the previous block
+                weights *= np.clip((positions - (start - fade)) / (2 * fade), 0, 1)
+            if end < total:
+                weights *= np.clip(((end + fade) - positions) / (2 * fade), 0, 1)
+            vocals = segment[:, keep_lo - lo : keep_hi - lo] * weights
+            if carry is not None:
+                vocals[:, : carry.shape[1]] += carry
+            final = (end - fade if end < total else total) - keep_lo
+            yield keep_lo, vocals[:, :final]
+            carry = vocals[:, final:]
+
     def separate(self, samples, sample_rate, progress=None):
         """Separate a recording.
 
@@ -155,28 +189,11 @@ class Separator:
         squeeze = samples.ndim == 1
         if squeeze:
             samples = samples[np.newaxis]
-        total = samples.shape[1]
-        block = max(int(self.block_seconds * sample_rate), 1)
-        margin = int(self.margin_seconds * sample_rate)
-        fade = min(margin, int(0.05 * sample_rate))
         vocals = np.zeros_like(samples)
-        for start in range(0, total, block):
-            end = min(start + block, total)
-            lo, hi = max(start - margin, 0), min(end + margin, total)
-            segment_vocals = self._vocals_of_segment(samples[:, lo:hi], sample_rate)
-            # Cross-fade over [start - fade, start + fade) with the previous block.
-            keep_lo = max(start - fade, 0)
-            keep_hi = min(end + fade, total) if end < total else total
-            weights = np.ones(keep_hi - keep_lo, np.float32)
-            if start > 0:
-                ramp = np.clip((np.arange(keep_lo, keep_hi) - (start - fade)) / (2 * fade), 0, 1)
-                weights *= ramp
-            if end < total:
-                ramp = np.clip(((end + fade) - np.arange(keep_lo, keep_hi)) / (2 * fade), 0, 1)
-                weights *= ramp
-            vocals[:, keep_lo:keep_hi] += segment_vocals[:, keep_lo - lo : keep_hi - lo] * weights
+        for start, piece in self.iter_vocals(samples, sample_rate):
+            vocals[:, start : start + piece.shape[1]] = piece
             if progress is not None:
-                progress(end, total)
+                progress(start + piece.shape[1], samples.shape[1])
         accompaniment = samples - vocals
         if squeeze:
             return {"vocals": vocals[0], "accompaniment": accompaniment[0]}

@@ -12,6 +12,8 @@ checkpoints save and what ships.
 
 import json
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -128,6 +130,85 @@ def compile_for_training(model, steps, learning_rate=1e-3, clipnorm=1.0):
     return training_model
 
 
+def is_chief(strategy=None):
+    """Whether this process writes the run folder: always, except on the
+    non-chief workers of a multi-worker strategy (``should_checkpoint`` is
+    true on every single-process strategy and on the multi-worker chief)."""
+    return strategy is None or strategy.extended.should_checkpoint
+
+
+def _work_around_keras_multiworker(training_model, strategy):
+    """Make Keras 3 (3.15) ``fit`` run under ``MultiWorkerMirroredStrategy``.
+
+    Keras' multi-worker path fails in two places, both where it combines
+    values across replicas:
+
+    - before training and before each validation it builds the metrics and
+      optimizer from a first batch that it averages with ``strategy.reduce``,
+      passing the whole nested ``((features, mixture), targets)`` structure,
+      which TF's ``reduce`` cannot take ("Attempt to convert a value
+      (PerReplica...) to a Tensor"). That build only needs shapes and dtypes,
+      so this worker's own part of the batch serves as well;
+    - after every step it averages the step's scalar logs (loss, metrics)
+      over workers with ``strategy.reduce("MEAN", value, axis=0)``, which
+      fails on scalars ("Invalid reduction dimension 0"). The train and test
+      steps here return each value with a length-1 leading axis, which that
+      reduction then averages away into the scalar Keras expects.
+
+    The epoch logs that the callbacks see are read from the metric variables
+    afterwards, summing their totals and counts over all workers: they are
+    global (validation included) and the same on every worker, so every
+    worker makes the same checkpoint decisions.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    build = training_model._maybe_symbolic_build
+
+    def local(value):
+        return strategy.experimental_local_results(value)[0]
+
+    def build_from_local_batch(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:  # as Keras does: the first batch
+                data_batch = keras.tree.map_structure(local, next(batches))
+                break
+        return build(data_batch=data_batch)
+
+    training_model._maybe_symbolic_build = build_from_local_batch
+
+    def with_leading_axis(step):
+        def step_with_leading_axis(data):
+            return keras.tree.map_structure(lambda v: ops.expand_dims(v, 0), step(data))
+
+        return step_with_leading_axis
+
+    training_model.train_step = with_leading_axis(training_model.train_step)
+    training_model.test_step = with_leading_axis(training_model.test_step)
+
+
+def _private_run_folder(out_dir, strategy):
+    """A temporary folder for a non-chief worker, seeded with the run's resume state.
+
+    Keras 3 callbacks have no multi-worker logic of their own, so, following
+    the TF multi-worker guidance, a non-chief worker still runs every
+    callback (saving may read distributed variables collectively, and all
+    workers must take part) but points them at a private folder, deleted
+    after training. It starts with a copy of the chief's ``backup/`` and
+    ``best.json`` so that after a restart every worker resumes from the same
+    epoch and makes the same save decisions; this needs ``out_dir`` to be
+    readable by all workers, as TF requires for ``BackupAndRestore``.
+    """
+    resolver = strategy.cluster_resolver
+    private = Path(tempfile.mkdtemp(prefix=f"keras_sa_{resolver.task_type}{resolver.task_id}_"))
+    if (out_dir / "backup").is_dir():
+        shutil.copytree(out_dir / "backup", private / "backup")
+    if (out_dir / "best.json").is_file():
+        shutil.copy2(out_dir / "best.json", private / "best.json")
+    return private
+
+
 def fit(
     model,
     train_data,
@@ -154,7 +235,12 @@ def fit(
         steps: total optimizer steps.
         steps_per_epoch: steps between validations and checkpoints.
         learning_rate: peak learning rate of the schedule.
-        strategy: optional ``tf.distribute.Strategy``.
+        strategy: optional ``tf.distribute.Strategy``. Under
+            ``MultiWorkerMirroredStrategy`` every worker calls ``fit`` with the
+            same arguments (the batch size of the datasets is the global
+            one, split between workers as each dataset's auto-shard policy
+            says; no batch may leave a worker empty-handed, so validation
+            batches must all be full) and only the chief writes ``out_dir``.
         config: the model's :class:`keras_sa.models.ModelConfig`, saved
             inside the checkpoints so that they load as separators.
         verbose: ``fit`` verbosity.
@@ -163,7 +249,9 @@ def fit(
         The trained separation model (its last state).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    chief = is_chief(strategy)
+    if chief:
+        out_dir.mkdir(parents=True, exist_ok=True)
     epochs = max(steps // steps_per_epoch, 1)
 
     def build():
@@ -173,24 +261,31 @@ def fit(
     if strategy is not None:
         with strategy.scope():
             separation, training_model = build()
+        _work_around_keras_multiworker(training_model, strategy)
     else:
         separation, training_model = build()
 
+    # Every worker runs every callback; only the chief's write into out_dir.
+    run_dir = out_dir if chief else _private_run_folder(out_dir, strategy)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
-        SaveSeparationModel(separation, out_dir, config),
-        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        SaveSeparationModel(separation, run_dir, config),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
     if keras.backend.backend() == "tensorflow":
-        callbacks.append(keras.callbacks.TensorBoard(str(out_dir / "logs"), update_freq=50))
-    training_model.fit(
-        train_data,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=validation_data,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50))
+    try:
+        training_model.fit(
+            train_data,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    finally:
+        if not chief:
+            shutil.rmtree(run_dir, ignore_errors=True)
     return separation
 
 
@@ -236,7 +331,6 @@ def train_on_dataset(
     validation_sources = data.load_sources(validation_tracks, rate, progress=verbose > 0)
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     run = {
         "model": config.to_dict(),
         "data_root": str(data_root),
@@ -250,13 +344,20 @@ def train_on_dataset(
         "seed": seed,
         "backend": keras.backend.backend(),
     }
-    (out_dir / "run.json").write_text(json.dumps(run, indent=2))
+    if is_chief(strategy):  # the other workers of a multi-worker run write nothing here
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "run.json").write_text(json.dumps(run, indent=2))
     log.info("%d training and %d validation tracks", len(train_sources), len(validation_sources))
 
     train_data = pipeline.training_dataset(
         train_sources, config.signal, batch_size, remix_probability, seed=seed
     )
-    validation_data = pipeline.validation_dataset(validation_sources, config.signal, batch_size)
+    # Several replicas split every batch: a partial last one would leave some
+    # replica an empty batch (see validation_dataset), so it is left out.
+    several_replicas = strategy is not None and strategy.num_replicas_in_sync > 1
+    validation_data = pipeline.validation_dataset(
+        validation_sources, config.signal, batch_size, drop_remainder=several_replicas
+    )
     return fit(
         lambda: models.build(config),
         train_data,

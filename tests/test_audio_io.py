@@ -182,12 +182,13 @@ def test_save_failing_mid_write_keeps_existing_file(tmp_path, monkeypatch):
     path = tmp_path / "out.wav"
     save_audio(path, _tone(440.0, 8000, 0.1), 8000)
 
-    def write_half_then_fail(file, *args, **kwargs):
-        with open(file, "wb") as handle:
-            handle.write(b"RIFF")
+    original_write = soundfile.SoundFile.write
+
+    def write_half_then_fail(self, data):
+        original_write(self, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(soundfile, "write", write_half_then_fail)
+    monkeypatch.setattr(soundfile.SoundFile, "write", write_half_then_fail)
     with pytest.raises(AudioError, match="out.wav: cannot write file .No space left"):
         save_audio(path, _tone(440.0, 8000, 0.2), 8000)
     monkeypatch.undo()

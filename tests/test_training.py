@@ -26,8 +26,11 @@ SMALL = models.ModelConfig(
     mask_activation="sigmoid",
 )
 SIGNAL = SMALL.signal
+# What fit trains: SMALL with one down-sampling instead of two (still two
+# stacks with SkipAttention), which halves the cost of tracing the steps.
+FIT_CONFIG = SMALL.replace(name="tiny", depth=1, channels=(4, 8))
+FIT_EPOCHS, FIT_STEPS_PER_EPOCH = 5, 10
 TRAIN_CLIPS = ("abjones_1_01", "abjones_4_05", "amy_12_03", "amy_4_01")
-VALIDATION_CLIPS = ("amy_16_01", "abjones_2_03")
 
 
 def read_history(out_dir):
@@ -37,18 +40,32 @@ def read_history(out_dir):
 
 @pytest.fixture(scope="module")
 def datasets(mir1k_root):
-    """Tiny training and validation datasets of real MIR-1K patches."""
+    """A tiny set of real MIR-1K patches that a small model can visibly fit.
+
+    Sixteen one-segment excerpts, four from each of four training clips. The
+    training stream repeats them in two fixed batches, so that every epoch
+    sees each patch equally often and epoch losses compare without sampling
+    noise; validation is the same sixteen patches in one batch.
+    """
     tracks = {t.name: t for t in data.discover(mir1k_root)}
-    train = data.load_sources([tracks[n] for n in TRAIN_CLIPS], SIGNAL.sample_rate)
-    validation = data.load_sources([tracks[n] for n in VALIDATION_CLIPS], SIGNAL.sample_rate)
-    # Two seconds of each validation clip keep validation quick (~120 patches).
-    start, stop = 2 * SIGNAL.sample_rate, 4 * SIGNAL.sample_rate
-    validation = [data.Sources(s.name, s.vocals[start:stop], s.accompaniment[start:stop]) for s in validation]
+    clips = data.load_sources([tracks[n] for n in TRAIN_CLIPS], SIGNAL.sample_rate)
+    segment = (SIGNAL.patch_frames - 1) * SIGNAL.hop_length + SIGNAL.n_fft
+    patches = []
+    for clip in clips:
+        for k in range(4):
+            start = SIGNAL.sample_rate * (1 + k)
+            patches.append(
+                data.Sources(
+                    f"{clip.name}@{k}",
+                    clip.vocals[start : start + segment],
+                    clip.accompaniment[start : start + segment],
+                )
+            )
 
     def make():
         return (
-            pipeline.training_dataset(train, SIGNAL, batch_size=8, seed=0),
-            pipeline.validation_dataset(validation, SIGNAL, batch_size=32),
+            pipeline.validation_dataset(patches, SIGNAL, batch_size=8).repeat(),
+            pipeline.validation_dataset(patches, SIGNAL, batch_size=len(patches)),
         )
 
     return make
@@ -107,55 +124,28 @@ def test_learning_rate_schedule_warms_up_and_decays():
 
 # ---------------------------------------------------------------------------
 # fit
-
-
-def test_fit_learns_and_writes_a_run_folder(tmp_path, datasets):
-    keras.utils.set_random_seed(0)
-    train_data, validation_data = datasets()
-    out = tmp_path / "run"
-    model = training.fit(
-        models.build(SMALL),
-        train_data,
-        validation_data,
-        out,
-        steps=100,
-        steps_per_epoch=20,
-        learning_rate=3e-3,
-        config=SMALL,
-        verbose=0,
-    )
-    history = read_history(out)
-    assert [int(row["epoch"]) for row in history] == [0, 1, 2, 3, 4]
-    losses = [float(row["loss"]) for row in history]
-    validation = [float(row["val_final_l1"]) for row in history]
-    print("loss", losses, "val_final_l1", validation)
-    assert losses[-1] < 0.8 * losses[0]
-    assert min(validation[1:]) < validation[0]
-
-    for name in ("best.keras", "last.keras", "history.csv", "best.json"):
-        assert (out / name).is_file(), name
-    assert any((out / "logs").rglob("*tfevents*"))
-    assert not (out / "backup").exists()  # a finished run leaves no resume state
-    best = json.loads((out / "best.json").read_text())
-    assert best["monitor"] == "val_final_l1"
-    assert best["value"] == pytest.approx(min(validation), rel=1e-5)
-    assert best["epoch"] == 1 + int(np.argmin(validation))
-
-    loaded, config = models.load_model(out / "best.keras")
-    assert config == SMALL
-    last, _ = models.load_model(out / "last.keras")
-    features = np.random.default_rng(2).random((1, 16, 64, 1)).astype("float32")
-    for a, b in zip(model.predict(features, verbose=0), last.predict(features, verbose=0)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+#
+# Every call of fit traces the train and test steps, which on a loaded CPU
+# costs far more than the steps themselves. So the fit tests share one run
+# that is killed after its second epoch and resumed to the end: one test
+# checks what a finished run learned and wrote, the other how it resumed.
+# (train_on_dataset below runs fit once more, uninterrupted.)
 
 
 class Killed(Exception):
     """Stands in for the process being killed."""
 
 
-def test_fit_resumes_after_a_kill(tmp_path, datasets, monkeypatch):
-    out = tmp_path / "run"
-    steps, steps_per_epoch = 32, 8  # 4 epochs
+@pytest.fixture(scope="module")
+def resumed_run(tmp_path_factory, datasets):
+    out = tmp_path_factory.mktemp("fit") / "run"
+    fit_args = dict(
+        steps=FIT_EPOCHS * FIT_STEPS_PER_EPOCH,
+        steps_per_epoch=FIT_STEPS_PER_EPOCH,
+        learning_rate=1e-2,
+        config=FIT_CONFIG,
+        verbose=0,
+    )
 
     class KillAfterSecondEpoch(keras.callbacks.CSVLogger):
         # CSVLogger runs after BackupAndRestore and SaveSeparationModel: by
@@ -166,37 +156,79 @@ def test_fit_resumes_after_a_kill(tmp_path, datasets, monkeypatch):
                 self.csv_file.close()
                 raise Killed
 
-    monkeypatch.setattr(keras.callbacks, "CSVLogger", KillAfterSecondEpoch)
-    keras.utils.set_random_seed(0)
-    train_data, validation_data = datasets()
-    with pytest.raises(Killed):
-        training.fit(
-            lambda: models.build(SMALL), train_data, validation_data, out,
-            steps, steps_per_epoch, learning_rate=3e-3, config=SMALL, verbose=0,
-        )
-    monkeypatch.undo()
-    metadata = json.loads((out / "backup" / "training_metadata.json").read_text())
-    assert metadata["epoch"] == 2
-    assert [int(row["epoch"]) for row in read_history(out)] == [0, 1]
-    best_before = json.loads((out / "best.json").read_text())
+    compiled = []
+    original = training.compile_for_training
 
-    # A new process: fresh model and datasets, the same run folder.
-    keras.utils.set_random_seed(1)
-    train_data, validation_data = datasets()
-    training.fit(
-        lambda: models.build(SMALL), train_data, validation_data, out,
-        steps, steps_per_epoch, learning_rate=3e-3, config=SMALL, verbose=0,
-    )
+    def compile_for_training(*args, **kwargs):
+        compiled.append(original(*args, **kwargs))
+        return compiled[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "compile_for_training", compile_for_training)
+        with pytest.MonkeyPatch.context() as kill:
+            kill.setattr(keras.callbacks, "CSVLogger", KillAfterSecondEpoch)
+            keras.utils.set_random_seed(0)
+            train_data, validation_data = datasets()
+            with pytest.raises(Killed):
+                training.fit(lambda: models.build(FIT_CONFIG), train_data, validation_data, out, **fit_args)
+        killed = {
+            "backup": json.loads((out / "backup" / "training_metadata.json").read_text()),
+            "history": read_history(out),
+            "best": json.loads((out / "best.json").read_text()),
+        }
+        # A new process: fresh model and datasets, the same run folder.
+        keras.utils.set_random_seed(1)
+        train_data, validation_data = datasets()
+        model = training.fit(lambda: models.build(FIT_CONFIG), train_data, validation_data, out, **fit_args)
+    return {"out": out, "model": model, "killed": killed, "compiled": compiled}
+
+
+def test_fit_learns_and_writes_a_run_folder(resumed_run):
+    out = resumed_run["out"]
     history = read_history(out)
-    assert [int(row["epoch"]) for row in history] == [0, 1, 2, 3]
+    assert [int(row["epoch"]) for row in history] == list(range(FIT_EPOCHS))
     losses = [float(row["loss"]) for row in history]
-    print("loss", losses)
-    # Restored weights: the resumed epoch continues from the trained state
-    # rather than from a fresh initialization.
+    validation = [float(row["val_final_l1"]) for row in history]
+    print("loss", losses, "val_final_l1", validation)
+    assert losses[-1] < 0.8 * losses[0]
+    assert validation[-1] < validation[0]
+
+    for name in ("best.keras", "last.keras", "history.csv", "best.json"):
+        assert (out / name).is_file(), name
+    assert any((out / "logs").rglob("*tfevents*"))
+    best = json.loads((out / "best.json").read_text())
+    assert best["monitor"] == "val_final_l1"
+    assert best["value"] == pytest.approx(min(validation), rel=1e-5)
+    assert best["epoch"] == 1 + int(np.argmin(validation))
+
+    loaded, config = models.load_model(out / "best.keras")
+    assert config == FIT_CONFIG
+    assert isinstance(loaded, keras.Model)
+    last, _ = models.load_model(out / "last.keras")
+    features = np.random.default_rng(2).random((1, 16, 64, 1)).astype("float32")
+    trained = resumed_run["model"].predict(features, verbose=0)
+    for a, b in zip(trained, last.predict(features, verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_resumes_after_a_kill(resumed_run):
+    killed, out = resumed_run["killed"], resumed_run["out"]
+    assert killed["backup"]["epoch"] == 2
+    assert [int(row["epoch"]) for row in killed["history"]] == [0, 1]
+    # The second call started at epoch 3: no epoch was run twice.
+    history = read_history(out)
+    assert [int(row["epoch"]) for row in history] == list(range(FIT_EPOCHS))
+    assert history[:2] == killed["history"]
+    # The optimizer state came back (its step count spans both calls) ...
+    resumed = resumed_run["compiled"][-1]
+    assert int(resumed.optimizer.iterations) == FIT_EPOCHS * FIT_STEPS_PER_EPOCH
+    # ... and so did the weights: the first resumed epoch continues from the
+    # trained state rather than from a fresh initialization.
+    losses = [float(row["loss"]) for row in history]
     assert losses[2] < losses[0]
-    best_after = json.loads((out / "best.json").read_text())
-    assert best_after["value"] <= best_before["value"]
-    assert not (out / "backup").exists()
+    best = json.loads((out / "best.json").read_text())
+    assert best["value"] <= killed["best"]["value"]
+    assert not (out / "backup").exists()  # a finished run leaves no resume state
 
 
 # ---------------------------------------------------------------------------
@@ -213,7 +245,7 @@ def test_train_on_dataset_uses_only_training_singers(tmp_path, mir1k_root):
         (root / clip).symlink_to(mir1k_root / clip, target_is_directory=True)
     out = tmp_path / "run"
     model = training.train_on_dataset(
-        root, SMALL, out, steps=6, batch_size=4, steps_per_epoch=3, learning_rate=3e-3, verbose=0
+        root, FIT_CONFIG, out, steps=4, batch_size=16, steps_per_epoch=2, learning_rate=3e-3, verbose=0
     )
     assert isinstance(model, keras.Model)
     run = json.loads((out / "run.json").read_text())
@@ -222,7 +254,12 @@ def test_train_on_dataset_uses_only_training_singers(tmp_path, mir1k_root):
     assert train | validation == set(clips) - {"tammy_1_01", "Ani_1_01"}
     songs = {name.rsplit("_", 1)[0] for name in train}
     assert not songs & {name.rsplit("_", 1)[0] for name in validation}
-    assert models.ModelConfig.from_dict(run["model"]) == SMALL
+    assert models.ModelConfig.from_dict(run["model"]) == FIT_CONFIG
+    # An uninterrupted run: every artifact, and no resume state left behind.
     assert [int(row["epoch"]) for row in read_history(out)] == [0, 1]
+    for name in ("best.keras", "last.keras", "best.json"):
+        assert (out / name).is_file(), name
+    assert any((out / "logs").rglob("*tfevents*"))
+    assert not (out / "backup").exists()
     _, config = models.load_model(out / "last.keras")
-    assert config == SMALL
+    assert config == FIT_CONFIG

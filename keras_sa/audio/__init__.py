@@ -1,6 +1,6 @@
 """Audio files and the STFT contract between samples and models."""
 
-from keras_sa.audio.io import AudioError, audio_info, load_audio, resample, save_audio
+from keras_sa.audio.io import AudioError, AudioWriter, audio_info, load_audio, resample, save_audio
 from keras_sa.audio.signal import (
     SignalConfig,
     istft,
@@ -12,6 +12,7 @@ from keras_sa.audio.signal import (
 
 __all__ = [
     "AudioError",
+    "AudioWriter",
     "SignalConfig",
     "audio_info",
     "istft",

@@ -195,13 +195,14 @@ def _current_umask():
     return mask
 
 
-def save_audio(path, samples, sample_rate, format=None, subtype=None):
-    """Writes samples to a WAV or FLAC file, atomically.
+class AudioWriter:
+    """Writes a WAV or FLAC file chunk by chunk, atomically.
 
     The file is written under a temporary name in the target directory and
-    renamed over ``path`` once complete, so readers never see half a file
-    and a failed write leaves nothing behind (an existing file at ``path``
-    is kept).
+    renamed over ``path`` when the ``with`` block ends without an error, so
+    readers never see half a file and a failed write leaves nothing behind
+    (an existing file at ``path`` is kept). Chunks let a long output be
+    written without holding it in memory.
 
     Samples are never rescaled: a separator's sources must still add up to
     the mixture. WAV's default float subtype keeps values beyond [-1, 1]
@@ -211,8 +212,8 @@ def save_audio(path, samples, sample_rate, format=None, subtype=None):
 
     Args:
         path: the output file (str or path-like); its directory must exist.
-        samples: ``(channels, n)`` array, ``n >= 0``.
         sample_rate: sample rate in Hz.
+        channels: channel count.
         format: ``"wav"`` or ``"flac"``; inferred from the extension of
             ``path`` when ``None``.
         subtype: a libsndfile subtype (``"FLOAT"``, ``"PCM_16"``,
@@ -221,51 +222,116 @@ def save_audio(path, samples, sample_rate, format=None, subtype=None):
 
     Raises:
         AudioError: the format is not WAV or FLAC, the subtype does not fit
-            it, ``samples`` is not ``(channels, n)`` or holds NaN or
-            infinite values (:func:`load_audio` would reject the file), or
-            the file cannot be written (e.g. its directory does not exist).
+            it, a chunk is not ``(channels, n)`` or holds NaN or infinite
+            values (:func:`load_audio` would reject the file), or the file
+            cannot be written (e.g. its directory does not exist).
         ValueError: ``sample_rate`` is not positive.
+
+    Example:
+
+    >>> with AudioWriter("out.wav", 44100, 2) as writer:   # doctest: +SKIP
+    ...     for chunk in chunks:
+    ...         writer.write(chunk)
     """
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    path = os.fspath(path)
-    name = format or os.path.splitext(path)[1].lstrip(".")
-    if name.lower() not in _OUTPUT_FORMATS:
-        raise AudioError(path, f"unsupported output format {name!r} (use wav or flac)")
-    major, default_subtype = _OUTPUT_FORMATS[name.lower()]
-    subtype = (subtype or default_subtype).upper()
-    if not soundfile.check_format(major, subtype):
-        raise AudioError(path, f"subtype {subtype} is not valid for {major}")
 
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim != 2 or samples.shape[0] == 0:
-        raise AudioError(path, f"samples must be (channels, n), got shape {samples.shape}")
-    if not np.isfinite(samples).all():
-        raise AudioError(path, "contains NaN or infinite samples")
-    if subtype.startswith("PCM"):
-        samples = np.clip(samples, -1.0, 1.0)
+    def __init__(self, path, sample_rate, channels, format=None, subtype=None):
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        self.path = os.fspath(path)
+        name = format or os.path.splitext(self.path)[1].lstrip(".")
+        if name.lower() not in _OUTPUT_FORMATS:
+            raise AudioError(self.path, f"unsupported output format {name!r} (use wav or flac)")
+        self.major, default_subtype = _OUTPUT_FORMATS[name.lower()]
+        self.subtype = (subtype or default_subtype).upper()
+        if not soundfile.check_format(self.major, self.subtype):
+            raise AudioError(self.path, f"subtype {self.subtype} is not valid for {self.major}")
+        if channels < 1:
+            raise AudioError(self.path, f"cannot write {channels} channels")
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self._tmp_path = None
+        self._file = None
 
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp_path = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            dir=directory,
-            prefix=f".{os.path.basename(path)}.",
-            suffix=".tmp",
-            delete=False,
-        ) as tmp:
-            tmp_path = tmp.name
-        soundfile.write(tmp_path, samples.T, sample_rate, format=major, subtype=subtype)
-        # NamedTemporaryFile creates the file private (0600); give the result
-        # the mode any newly created file would have.
-        os.chmod(tmp_path, 0o666 & ~_current_umask())
-        os.replace(tmp_path, path)
-        tmp_path = None
-    except (OSError, *_SOUNDFILE_ERRORS) as error:
-        raise AudioError(path, f"cannot write file ({_describe(error)})") from None
-    finally:
-        if tmp_path is not None:
+    def __enter__(self):
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            with tempfile.NamedTemporaryFile(
+                dir=directory, prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", delete=False
+            ) as tmp:
+                self._tmp_path = tmp.name
+            self._file = soundfile.SoundFile(
+                self._tmp_path, "w", self.sample_rate, self.channels,
+                format=self.major, subtype=self.subtype,
+            )
+        except (OSError, *_SOUNDFILE_ERRORS) as error:
+            self._discard()
+            raise AudioError(self.path, f"cannot write file ({_describe(error)})") from None
+        return self
+
+    def check(self, samples):
+        """``samples`` as they will be written; raises AudioError if they cannot be."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 2 or samples.shape[0] != self.channels:
+            raise AudioError(
+                self.path, f"samples must be ({self.channels}, n), got shape {samples.shape}"
+            )
+        if not np.isfinite(samples).all():
+            raise AudioError(self.path, "contains NaN or infinite samples")
+        if self.subtype.startswith("PCM"):
+            samples = np.clip(samples, -1.0, 1.0)
+        return samples
+
+    def write(self, samples):
+        """Append ``(channels, n)`` samples."""
+        samples = self.check(samples)
+        try:
+            self._file.write(samples.T)
+        except (OSError, *_SOUNDFILE_ERRORS) as error:
+            raise AudioError(self.path, f"cannot write file ({_describe(error)})") from None
+
+    def _discard(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._tmp_path is not None:
             try:
-                os.remove(tmp_path)
+                os.remove(self._tmp_path)
             except OSError:
                 pass
+            self._tmp_path = None
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None:
+            self._discard()
+            return False
+        try:
+            self._file.close()
+            self._file = None
+            # NamedTemporaryFile creates the file private (0600); give the
+            # result the mode any newly created file would have.
+            os.chmod(self._tmp_path, 0o666 & ~_current_umask())
+            os.replace(self._tmp_path, self.path)
+            self._tmp_path = None
+        except (OSError, *_SOUNDFILE_ERRORS) as error:
+            self._discard()
+            raise AudioError(self.path, f"cannot write file ({_describe(error)})") from None
+        return False
+
+
+def save_audio(path, samples, sample_rate, format=None, subtype=None):
+    """Writes samples to a WAV or FLAC file at once, atomically.
+
+    Args:
+        path, sample_rate, format, subtype: as for :class:`AudioWriter`.
+        samples: ``(channels, n)`` array, ``n >= 0``.
+
+    Raises:
+        AudioError, ValueError: as for :class:`AudioWriter`.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 2 or samples.shape[0] == 0:
+        raise AudioError(os.fspath(path), f"samples must be (channels, n), got shape {samples.shape}")
+    writer = AudioWriter(path, sample_rate, samples.shape[0], format, subtype)
+    writer.check(samples)  # refuse bad samples before a file is created
+    with writer:
+        writer.write(samples)

@@ -47,6 +47,21 @@ class _Bank:
         self.count = len(starts)
 
 
+def _shard_by_data(options):
+    """``options`` set so that a tf.distribute strategy splits the data by element.
+
+    Under MultiWorkerMirroredStrategy each worker must see different
+    examples. Both pipelines generate their examples from in-memory tensors
+    (the training stream from ``Dataset.counter()``), so there are no files
+    to split and the default AUTO policy could only fall back to DATA, with
+    a warning. Under DATA every worker computes the same deterministic
+    stream and keeps its own part of each global batch: no example is seen
+    twice, at the price of each worker also computing the parts it drops.
+    """
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
+
+
 def _example(bank, config, vocal_start, accompaniment_start, vocal_gain, accompaniment_gain):
     segment = _segment_samples(config)
     vocals = tf.slice(bank.vocals, [vocal_start], [segment]) * vocal_gain
@@ -125,15 +140,23 @@ def training_dataset(
         return _example(bank, config, vocal_start, accompaniment_start, gains[0], gains[1])
 
     dataset = tf.data.Dataset.counter().map(sample, num_parallel_calls=tf.data.AUTOTUNE)
-    options = tf.data.Options()
+    options = _shard_by_data(tf.data.Options())
     options.deterministic = True
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE).with_options(
         options
     )
 
 
-def validation_dataset(sources, config, batch_size=8):
-    """Every non-overlapping patch of every track, unmixed, in a fixed order, cached."""
+def validation_dataset(sources, config, batch_size=8, drop_remainder=False):
+    """Every non-overlapping patch of every track, unmixed, in a fixed order, cached.
+
+    ``drop_remainder`` leaves out the last, partial batch (fewer than
+    ``batch_size`` patches). Set it when training with more than one replica:
+    a distribution strategy splits a partial batch unevenly and hands a
+    replica that gets no patch an empty batch, which the models cannot take
+    (TF 2.17's CPU ``Conv2D`` gives a wrongly shaped result for an empty
+    batch inside ``tf.function``).
+    """
     segment = _segment_samples(config)
     bank = _Bank(sources, segment)
     step = config.patch_frames * config.hop_length
@@ -149,7 +172,8 @@ def validation_dataset(sources, config, batch_size=8):
     return (
         tf.data.Dataset.from_tensor_slices(offsets)
         .map(patch, num_parallel_calls=tf.data.AUTOTUNE)
-        .batch(batch_size)
+        .batch(batch_size, drop_remainder=drop_remainder)
         .cache()
         .prefetch(tf.data.AUTOTUNE)
+        .with_options(_shard_by_data(tf.data.Options()))
     )
