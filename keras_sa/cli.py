@@ -68,15 +68,19 @@ def _check_tf_config():
         raise CommandError("--distribute multiworker needs TF_CONFIG in the environment")
     try:
         tf_config = json.loads(text)
+        if not isinstance(tf_config, dict):
+            raise ValueError("not a JSON object")
         cluster, task = tf_config["cluster"], tf_config["task"]
         task_type, index = task["type"], task["index"]
+        if task_type not in cluster:
+            raise ValueError(f"task type {task_type!r} not in the cluster")
         addresses = cluster[task_type]
         if not isinstance(index, int) or not 0 <= index < len(addresses):
             raise ValueError(f"task index {index!r} not in 0..{len(addresses) - 1}")
         if not all(isinstance(a, str) and ":" in a for jobs in cluster.values() for a in jobs):
             raise ValueError("cluster addresses must be 'host:port' strings")
     except (ValueError, KeyError, TypeError) as error:
-        detail = f"missing key {error}" if isinstance(error, KeyError) else str(error)
+        detail = f"no {error} key" if isinstance(error, KeyError) else str(error)
         raise CommandError(f"malformed TF_CONFIG ({detail})") from None
 
 

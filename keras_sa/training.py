@@ -131,10 +131,59 @@ def compile_for_training(model, steps, learning_rate=1e-3, clipnorm=1.0):
 
 
 def is_chief(strategy=None):
-    """Whether this process writes the run folder: always, except on the
-    non-chief workers of a multi-worker strategy (``should_checkpoint`` is
-    true on every single-process strategy and on the multi-worker chief)."""
+    """Whether this process writes the run folder.
+
+    Always, except on the non-chief workers of a multi-worker strategy:
+    ``should_checkpoint`` is true for every single-process strategy and for
+    the multi-worker chief.
+    """
     return strategy is None or strategy.extended.should_checkpoint
+
+
+def _is_multi_worker(strategy):
+    """Whether ``strategy`` spans several worker processes (Keras' own test)."""
+    if strategy is None:
+        return False
+    import tensorflow as tf
+
+    return (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    )
+
+
+class _AverageOverWorkers(keras.callbacks.Callback):
+    """Averages variables that are not trained (BatchNorm statistics) over workers.
+
+    Keras 3 creates BatchNormalization's moving mean and variance with no
+    cross-replica aggregation (tf.keras averaged them when read), so under
+    ``MultiWorkerMirroredStrategy`` each worker updates its copy from its own
+    batches only and the copies drift apart, while the trained weights stay
+    identical. Averaging them before each validation and at each epoch's end
+    gives every worker the same statistics, from all the data, for
+    validation, the checkpoints and the backup.
+    """
+
+    def __init__(self, variables, strategy):
+        super().__init__()
+        import tensorflow as tf
+
+        self.variables = list(variables)
+        self.strategy = strategy
+
+        def average():
+            local = strategy.run(lambda: [tf.identity(v.value) for v in self.variables])
+            for variable, value in zip(self.variables, local):
+                variable.assign(strategy.reduce("MEAN", value, axis=None))
+
+        # A tf.function: collectives run eagerly are slow (TF warns).
+        self._average = tf.function(average)
+
+    def on_test_begin(self, logs=None):
+        self._average()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._average()
 
 
 def _work_around_keras_multiworker(training_model, strategy):
@@ -160,10 +209,6 @@ def _work_around_keras_multiworker(training_model, strategy):
     global (validation included) and the same on every worker, so every
     worker makes the same checkpoint decisions.
     """
-    import tensorflow as tf
-
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return
     build = training_model._maybe_symbolic_build
 
     def local(value):
@@ -193,9 +238,9 @@ def _private_run_folder(out_dir, strategy):
 
     Keras 3 callbacks have no multi-worker logic of their own, so, following
     the TF multi-worker guidance, a non-chief worker still runs every
-    callback (saving may read distributed variables collectively, and all
-    workers must take part) but points them at a private folder, deleted
-    after training. It starts with a copy of the chief's ``backup/`` and
+    callback (anything collective in them, such as reading synchronized
+    variables to save them, needs every worker) but points them at a
+    private folder, deleted after training. It starts with a copy of the chief's ``backup/`` and
     ``best.json`` so that after a restart every worker resumes from the same
     epoch and makes the same save decisions; this needs ``out_dir`` to be
     readable by all workers, as TF requires for ``BackupAndRestore``.
@@ -261,19 +306,24 @@ def fit(
     if strategy is not None:
         with strategy.scope():
             separation, training_model = build()
-        _work_around_keras_multiworker(training_model, strategy)
+        if _is_multi_worker(strategy):
+            _work_around_keras_multiworker(training_model, strategy)
     else:
         separation, training_model = build()
 
     # Every worker runs every callback; only the chief's write into out_dir.
     run_dir = out_dir if chief else _private_run_folder(out_dir, strategy)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        # Kept after the last epoch, so running the same command again on a
+        # finished run does nothing and a run given more steps continues.
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
         SaveSeparationModel(separation, run_dir, config),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50))
+    if _is_multi_worker(strategy):  # first: before the others save the model
+        callbacks.insert(0, _AverageOverWorkers(separation.non_trainable_variables, strategy))
     try:
         training_model.fit(
             train_data,

@@ -37,6 +37,7 @@ worker fails to start and the run fails clearly.
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -164,6 +165,8 @@ def main(argv=None):
                         help="seconds until every worker must have finished (default: %(default)s)")
     parser.add_argument("--log-dir", help="folder for the workers' logs (default: a new temporary one)")
     args, train_args = parser.parse_known_args(argv)
+    # Stopped with SIGTERM (e.g. by `timeout`), unwind so that the workers are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.model:
@@ -181,7 +184,12 @@ def main(argv=None):
             print(f"worker {index} ({role}): ok, log {log_path}")
             continue
         failed = True
-        reason = "timed out" if code is None else f"exit status {code}"
+        if code is None:
+            reason = "timed out"
+        elif code < 0:
+            reason = f"stopped by signal {-code}"
+        else:
+            reason = f"exit status {code}"
         print(f"worker {index} ({role}): FAILED ({reason}), log {log_path}:\n{_tail(log_path)}",
               file=sys.stderr)
     if failed:

@@ -93,7 +93,9 @@ def test_training_stream_is_seeded(sources):
 
 
 def test_remix_changes_the_mixtures(sources):
-    own = first_batch(pipeline.training_dataset(sources, CONFIG, BATCH, remix_probability=0, seed=1))
+    own = first_batch(
+        pipeline.training_dataset(sources, CONFIG, BATCH, remix_probability=0, seed=1)
+    )
     remixed = first_batch(
         pipeline.training_dataset(sources, CONFIG, BATCH, remix_probability=1, seed=1)
     )
@@ -133,7 +135,8 @@ def test_validation_covers_every_patch_once(sources):
 def test_a_clip_shorter_than_one_segment_is_zero_padded(sources):
     length = 5000  # well under SEGMENT = 17152 samples
     track = sources[0]
-    short = data.Sources("short", track.vocals[20000 : 20000 + length], track.accompaniment[20000 : 20000 + length])
+    excerpt = slice(20000, 20000 + length)
+    short = data.Sources("short", track.vocals[excerpt], track.accompaniment[excerpt])
     assert expected_patches([short]) == 1
 
     validation = list(pipeline.validation_dataset([short], CONFIG, BATCH))
@@ -146,11 +149,13 @@ def test_a_clip_shorter_than_one_segment_is_zero_padded(sources):
     # Frames that start past the clip's end see only the padding.
     silent_from = -(-length // CONFIG.hop_length)
     assert not np.any(mixture[0, silent_from:]) and not np.any(targets[0, silent_from:])
-    assert np.any(targets[0, : silent_from - 4, :, 0]) and np.any(targets[0, : silent_from - 4, :, 1])
+    heard = targets[0, : silent_from - 4]
+    assert np.any(heard[..., 0]) and np.any(heard[..., 1])
 
     # Training on it (alone, and remixed with a long clip) works too.
     for tracks in ([short], [short, sources[1]]):
-        batch = first_batch(pipeline.training_dataset(tracks, CONFIG, BATCH, remix_probability=0.5))
+        dataset = pipeline.training_dataset(tracks, CONFIG, BATCH, remix_probability=0.5)
+        batch = first_batch(dataset)
         check_example_invariants(*batch)
 
 
