@@ -37,7 +37,7 @@ SMALL = models.ModelConfig(
 )
 # MIR-1K training singers only, from four songs (one is held out for validation).
 CLIPS = ("abjones_1_01", "abjones_1_02", "abjones_2_01", "amy_1_01", "amy_1_02", "amy_2_01")
-RUN_FILES = {"run.json", "best.keras", "last.keras", "best.json", "history.csv", "logs"}
+RUN_FILES = {"run.json", "best.keras", "last.keras", "best.json", "history.csv", "logs", "backup"}
 
 
 def load_script():
@@ -134,7 +134,7 @@ def test_two_workers_train_on_loopback(stem_dataset, mir1k_root, tmp_path):
     assert codes == [0, 0], f"worker exit codes {codes}\n{tails}"
 
     # Only the chief wrote the run folder, once: one history row per epoch,
-    # one TensorBoard file per split; the backup is gone after a full run.
+    # one TensorBoard file per split; the backup stays, so a rerun resumes.
     assert {p.name for p in out.iterdir()} == RUN_FILES
     with open(out / "history.csv", newline="") as file:
         assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
