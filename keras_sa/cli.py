@@ -160,18 +160,20 @@ def cmd_evaluate(args):
     methods = []
     for name in args.model or []:
         separator = _load_separator(name)
-        label = Path(name).stem if Path(name).is_file() else name
-        methods.append((label, separator.estimator(), separator.signal.sample_rate))
+        label, index = separator.config.name, 2
+        while label in {taken for taken, _ in methods}:  # the same model name twice
+            label, index = f"{separator.config.name}_{index}", index + 1
+        methods.append((label, separator.estimator()))
     baselines = {"irm": evaluation.ideal_ratio_mask, "repet": evaluation.repet_sim}
     for name in args.baseline or []:
-        methods.append((name, baselines[name](), None))
+        methods.append((name, baselines[name]()))
     if not methods:
         raise CommandError("nothing to evaluate: give --model and/or --baseline")
 
     out = Path(args.out)
     rate = args.sample_rate
     print(f"{len(tracks)} clips, scored at {rate} Hz")
-    for label, estimator, _ in methods:
+    for label, estimator in methods:
         records = evaluation.evaluate_tracks(evaluation.TrackClips(tracks, rate), estimator)
         summary = evaluation.summarize(records)
         evaluation.write_results(records, summary, out, label)

@@ -126,3 +126,30 @@ def test_separate_folder_input_and_short_silent_files(tmp_path, model_file):
     vocals, rate = load_audio(out / "silence" / "vocals.wav")
     assert rate == 8000 and vocals.shape == (1, 8000) and not vocals.any()
     assert load_audio(out / "blip" / "accompaniment.wav")[0].shape == (2, 10)
+
+
+def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, model_file, capsys):
+    import csv
+    import json
+
+    out = tmp_path / "results"
+    code = cli.main(
+        ["evaluate", str(mir1k_root), "-o", str(out), "--model", model_file, "--model", model_file,
+         "--baseline", "irm", "--split", "test", "--every", "100", "--limit", "2"]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "2 clips" in printed
+    for label in ("small", "small_2", "irm"):
+        with open(out / f"{label}_clips.csv", newline="") as file:
+            rows = list(csv.DictReader(file))
+        assert len(rows) == 2 and all(not r["name"].startswith(("abjones_", "amy_")) for r in rows)
+        summary = json.loads((out / f"{label}_summary.json").read_text())
+        assert summary["evaluated"] == 2
+    irm = json.loads((out / "irm_summary.json").read_text())
+    assert irm["vocals_gnsdr"] > 5
+
+
+def test_evaluate_bad_dataset_is_one_line(tmp_path, capsys):
+    assert cli.main(["evaluate", str(tmp_path / "missing"), "-o", str(tmp_path), "--baseline", "irm"]) == 1
+    assert "dataset folder not found" in capsys.readouterr().err
