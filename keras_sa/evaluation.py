@@ -1,4 +1,4 @@
-"""Evaluation: the MIR-1K protocol, its metrics, and floors and ceilings.
+"""Evaluation: the MIR-1K and MUSDB18 protocols, their metrics, and floors and ceilings.
 
 The scores are the standard implementations, not re-implementations:
 ``mir_eval.separation.bss_eval_sources`` (BSS Eval v3, as used by the SHN and
@@ -12,9 +12,17 @@ MIR-1K protocol (see ``../shared/data/README.md``):
   source;
 - GNSDR, GSIR, GSAR = means over clips weighted by clip length in samples.
 
+MUSDB18 / SiSEC protocol (:func:`evaluate_museval`, :func:`summarize_museval`):
+
+- stereo sources at the track's own rate (44.1 kHz for MUSDB18); mixture =
+  vocals + accompaniment, the MUSDB18 convention (a sum, not half);
+- BSS Eval v4 (museval) SDR, SIR, ISR, SAR on 1 s frames, the median over
+  frames per track, then the median over tracks.
+
 An *estimator* is any callable ``estimator(mixture, references)`` returning
 ``{"vocals": (n,), "accompaniment": (n,)}`` for a mono float32 ``(n,)``
-mixture. ``references`` holds the true sources so that oracle methods can
+mixture (``(channels, n)`` in and out under the MUSDB18 protocol; see
+:func:`per_channel`). ``references`` holds the true sources so that oracle methods can
 use them; learned or blind estimators must ignore it. An estimator that also
 accepts a ``sample_rate`` keyword is told the clip's rate (the baselines
 below use it to work at their own :class:`SignalConfig` rate); a plain
@@ -57,8 +65,10 @@ class Clip(NamedTuple):
     Attributes:
         name: clip identifier, e.g. ``"Ani_1_01"``.
         mixture: mono float32 ``(n,)`` mixture, as the data layer built it
-            (for MIR-1K ``(vocals + accompaniment) / 2``).
-        references: ``{"vocals": (n,), "accompaniment": (n,)}``.
+            (for MIR-1K ``(vocals + accompaniment) / 2``), or ``(channels,
+            n)`` under the MUSDB18 protocol.
+        references: ``{"vocals": ..., "accompaniment": ...}``, shaped like
+            the mixture.
         sample_rate: rate of all of the above, in Hz.
     """
 
@@ -130,10 +140,6 @@ def bss_eval(references, estimates, mixture, sources=SOURCES):
     return scores
 
 
-def _nan_scores(sources):
-    return {f"{s}_{m}": math.nan for s in sources for m in _BSS_METRICS}
-
-
 def _accepts_sample_rate(fn):
     try:
         params = inspect.signature(fn).parameters.values()
@@ -165,21 +171,51 @@ def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources
         ValueError: the mixture is not mono, or the estimator returned
             estimates of the wrong shape (a bug, not a property of the clip).
     """
+
+    def score(references, estimates, mixture, rate):
+        return bss_eval(references, estimates, mixture, sources)
+
+    return _evaluate(tracks, estimator, score, _BSS_METRICS, False, sample_rate, progress,
+                     sources, "nsdr")
+
+
+def _evaluate(clips, estimator, score, metrics, stereo, sample_rate, progress, sources, shown):
+    """The per-clip loop of both protocols: estimate, check, score, record.
+
+    Args:
+        clips: iterable of :class:`Clip` (or equivalent tuples).
+        estimator: see the module docstring.
+        score: ``score(references, estimates, mixture, rate) -> {key: float}``;
+            may raise ``ValueError`` or ``LinAlgError`` for an unscorable clip.
+        metrics: metric names; records hold ``f"{source}_{metric}"``.
+        stereo: mixtures are ``(channels, n)`` (else mono ``(n,)``).
+        sample_rate: rate assumed for a clip whose rate is ``None``.
+        progress: show a tqdm progress bar.
+        sources: the sources to score.
+        shown: metric of the vocals shown on the progress bar.
+
+    Returns:
+        The per-clip records (see :func:`evaluate_tracks`; stereo records
+        also hold ``channels``).
+    """
     from tqdm.auto import tqdm
 
     pass_rate = _accepts_sample_rate(estimator)
-    total = len(tracks) if hasattr(tracks, "__len__") else None
+    total = len(clips) if hasattr(clips, "__len__") else None
     records = []
-    bar = tqdm(tracks, total=total, disable=not progress, desc="evaluating", unit="clip")
-    for track in bar:
-        name, mixture, references, rate = track
+    bar = tqdm(clips, total=total, disable=not progress, desc="evaluating", unit="clip")
+    for clip in bar:
+        name, mixture, references, rate = clip
         rate = int(rate) if rate is not None else int(sample_rate)
         mixture = np.asarray(mixture, dtype=np.float32)
-        if mixture.ndim != 1:
-            raise ValueError(f"{name}: mixture must be mono (n,), got {mixture.shape}")
-        n = mixture.shape[0]
-        record = {"name": name, "length": n, "sample_rate": rate, "status": "ok"}
-        record.update(_nan_scores(sources))
+        if mixture.ndim != (2 if stereo else 1):
+            expected = "(channels, n)" if stereo else "mono (n,)"
+            raise ValueError(f"{name}: mixture must be {expected}, got {mixture.shape}")
+        record = {"name": name, "length": mixture.shape[-1], "sample_rate": rate}
+        if stereo:
+            record["channels"] = mixture.shape[0]
+        record["status"] = "ok"
+        record.update({f"{s}_{m}": math.nan for s in sources for m in metrics})
         record["note"] = ""
         records.append(record)
 
@@ -196,8 +232,10 @@ def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources
             estimates = estimator(mixture, references)
         for s in sources:
             shape = np.shape(estimates[s])
-            if shape != (n,):
-                raise ValueError(f"{name}: estimate {s!r} has shape {shape}, expected {(n,)}")
+            if shape != mixture.shape:
+                raise ValueError(
+                    f"{name}: estimate {s!r} has shape {shape}, expected {mixture.shape}"
+                )
         bad = [s for s in sources if not np.all(np.isfinite(estimates[s]))]
         if bad:
             record["status"] = "failed"
@@ -205,14 +243,14 @@ def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources
             log.warning("%s failed: %s", name, record["note"])
             continue
         try:
-            record.update(bss_eval(references, estimates, mixture, sources))
+            record.update(score(references, estimates, mixture, rate))
         except (ValueError, np.linalg.LinAlgError) as error:
             record["status"] = "failed"
             record["note"] = str(error).split(".")[0]
             log.warning("%s failed: %s", name, error)
             continue
         if progress and "vocals" in sources:
-            bar.set_postfix(vocals_nsdr=f"{record['vocals_nsdr']:.2f}")
+            bar.set_postfix({f"vocals_{shown}": f"{record[f'vocals_{shown}']:.2f}"})
     return records
 
 
@@ -479,6 +517,101 @@ def museval_scores(references, estimates, rate, window_seconds=1.0, hop_seconds=
     return scores
 
 
+_MUSEVAL_METRICS = ("sdr", "sir", "isr", "sar")
+
+
+def per_channel(estimator):
+    """A mono estimator made stereo: it runs on each channel on its own.
+
+    Channel ``c`` of the mixture is separated with channel ``c`` of the
+    references, so oracle baselines (the IRM) stay per-channel oracles.
+
+    Args:
+        estimator: a mono estimator (see the module docstring).
+
+    Returns:
+        An estimator ``(mixture (channels, n), references, sample_rate=None)``
+        returning ``(channels, n)`` estimates.
+    """
+    pass_rate = _accepts_sample_rate(estimator)
+
+    def stereo(mixture, references, sample_rate=None):
+        kwargs = {"sample_rate": sample_rate} if pass_rate else {}
+        channels = [
+            estimator(mixture[c], {k: np.asarray(v)[c] for k, v in references.items()}, **kwargs)
+            for c in range(mixture.shape[0])
+        ]
+        return {k: np.stack([estimates[k] for estimates in channels]) for k in channels[0]}
+
+    return stereo
+
+
+def evaluate_museval(clips, estimator, progress=True, sources=SOURCES):
+    """MUSDB18 / SiSEC protocol: museval scores of every stereo clip.
+
+    Args:
+        clips: iterable of :class:`Clip` with ``(channels, n)`` mixtures and
+            references, e.g. :class:`MusdbClips`. Each is scored at its rate.
+        estimator: ``estimator(mixture, references[, sample_rate=])``
+            returning ``(channels, n)`` estimates (a
+            :class:`keras_sa.separation.Separator` estimator, or a mono one
+            wrapped in :func:`per_channel`).
+        progress: show a tqdm progress bar.
+        sources: the sources to score.
+
+    Returns:
+        A list of per-track records: ``name``, ``length`` (samples),
+        ``sample_rate``, ``channels``, ``status`` (as in
+        :func:`evaluate_tracks`), ``f"{source}_{metric}"`` for metric in
+        ``sdr``, ``sir``, ``isr``, ``sar`` (the median over 1 s frames, see
+        :func:`museval_scores`; NaN unless ok) and ``note``.
+
+    Raises:
+        ValueError: a mixture is not ``(channels, n)``, or the estimator
+            returned estimates of another shape.
+    """
+
+    def score(references, estimates, mixture, rate):
+        # museval wants (n, channels).
+        return museval_scores({s: np.asarray(references[s]).T for s in sources},
+                              {s: np.asarray(estimates[s]).T for s in sources}, rate)
+
+    return _evaluate(clips, estimator, score, _MUSEVAL_METRICS, True, None, progress, sources,
+                     "sdr")
+
+
+def summarize_museval(records):
+    """SiSEC summary: for each metric, the median over tracks.
+
+    Each track's score is already the median over its 1 s frames
+    (:func:`museval_scores`); the median over tracks of those is the number
+    SiSEC 2018 and the MUSDB18 literature report.
+
+    Args:
+        records: per-track records from :func:`evaluate_museval`.
+
+    Returns:
+        ``f"{source}_{metric}"`` medians over the ok tracks (NaN scores left
+        out; NaN if none is left), and ``tracks``, ``evaluated``,
+        ``skipped``, ``failed`` counts.
+    """
+    statuses = [r.get("status", "ok") for r in records]
+    ok = [r for r, status in zip(records, statuses) if status == "ok"]
+    keys = []
+    for r in records:
+        keys.extend(k for k in r if k.rsplit("_", 1)[-1] in _MUSEVAL_METRICS and k not in keys)
+    summary = {}
+    for key in keys:
+        values = np.array([r[key] for r in ok], dtype=np.float64)
+        values = values[~np.isnan(values)]
+        summary[key] = float(np.median(values)) if values.size else math.nan
+    summary["tracks"] = len(records)
+    summary["evaluated"] = len(ok)
+    summary["skipped"] = statuses.count("skipped")
+    summary["failed"] = statuses.count("failed")
+    return summary
+
+
 # ----------------------------------------------------------------------------
 # datasets
 
@@ -505,3 +638,33 @@ class TrackClips:
             mixture = (vocals + accompaniment) / 2
             references = {"vocals": vocals / 2, "accompaniment": accompaniment / 2}
             yield Clip(track.name, mixture, references, self.sample_rate)
+
+
+class MusdbClips:
+    """MUSDB18-protocol clips of tracks: stereo, decoded lazily.
+
+    Each track's sources are loaded with their channels kept
+    (``track.load(rate, mono=False)``), at ``sample_rate`` or, when that is
+    ``None``, at the track's own rate (``track.rate()``: 44.1 kHz for
+    MUSDB18). The mixture is ``vocals + accompaniment``: MUSDB18 mixtures
+    are the sum of the stems, unlike MIR-1K's half, and the references are
+    the sources themselves.
+    """
+
+    def __init__(self, tracks, sample_rate=None):
+        self.tracks = list(tracks)
+        self.sample_rate = sample_rate
+
+    def __len__(self):
+        return len(self.tracks)
+
+    def __iter__(self):
+        for track in self.tracks:
+            rate = self.sample_rate
+            if rate is None:
+                if track.rate is None:
+                    raise ValueError(f"{track.name}: the track's own rate is unknown; give a rate")
+                rate = track.rate()
+            sources = track.load(rate, mono=False)
+            mixture = sources["vocals"] + sources["accompaniment"]
+            yield Clip(track.name, mixture, sources, rate)

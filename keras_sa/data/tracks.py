@@ -1,8 +1,9 @@
 """Finding and loading separation datasets: MIR-1K, stem folders, MUSDB18.
 
 A :class:`Track` names one recording and knows how to load its sources as
-mono float32 at a requested rate; the pipelines never care which layout a
-track came from.
+float32 at a requested rate, mono (the default, for training and the MIR-1K
+protocol) or with their channels kept (for the MUSDB18 / SiSEC protocol);
+the pipelines never care which layout a track came from.
 """
 
 import logging
@@ -12,7 +13,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from keras_sa.audio.io import AudioError, load_audio, resample
+from keras_sa.audio.io import AudioError, audio_info, load_audio, resample
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,35 @@ class Track(NamedTuple):
         group: what must not be split between training and validation (the
             song: ``amy_3`` for MIR-1K; the track name elsewhere).
         loader: ``loader(sample_rate) -> {"vocals": (n,), "accompaniment": (n,)}``
-            mono float32 arrays of equal length.
+            mono float32 arrays of equal length; ``loader(sample_rate,
+            mono=False)`` gives ``(channels, n)`` arrays instead, both sources
+            with the same channel count.
+        rate: ``rate() -> int``, the rate in Hz the sources are stored at
+            (reads a header at most, so listing a dataset stays cheap);
+            ``None`` if unknown.
     """
 
     name: str
     group: str
     loader: Callable
+    rate: Callable = None
 
-    def load(self, sample_rate):
-        return self.loader(sample_rate)
+    def load(self, sample_rate, mono=True):
+        """The sources at ``sample_rate``.
+
+        Args:
+            sample_rate: rate in Hz to decode (and resample) to.
+            mono: ``True`` for ``(n,)`` down-mixes; ``False`` to keep the
+                channels: ``(channels, n)`` arrays.
+
+        Returns:
+            ``{"vocals": array, "accompaniment": array}``, float32.
+        """
+        if mono:
+            # The original one-argument call, so mono loading is unchanged
+            # (and a loader written before ``mono`` existed still works).
+            return self.loader(sample_rate)
+        return self.loader(sample_rate, mono=False)
 
 
 class Sources(NamedTuple):
@@ -60,8 +81,30 @@ def _mono(samples):
     return samples.mean(axis=0)
 
 
+def _channels(samples, mono):
+    """``(channels, n)`` samples as a mono ``(n,)`` down-mix, or kept as they are."""
+    return _mono(samples) if mono else samples
+
+
+def _same_channels(name, arrays):
+    """``(channels, n)`` arrays with one channel count: mono ones are repeated.
+
+    A stem-folder track may mix mono and stereo stems; the stereo protocol
+    needs every source with the track's channel count.
+
+    Raises:
+        DatasetError: two arrays have different channel counts, neither 1.
+    """
+    counts = {a.shape[0] for a in arrays} - {1}
+    if len(counts) > 1:
+        raise DatasetError(f"{name}: sources have different channel counts {sorted(counts)}")
+    channels = counts.pop() if counts else 1
+    return [np.repeat(a, channels, axis=0) if a.shape[0] != channels else a for a in arrays]
+
+
 def _check_equal_lengths(name, arrays):
-    lengths = {key: len(value) for key, value in arrays.items()}
+    # The last axis is time for both (n,) and (channels, n) arrays.
+    lengths = {key: np.shape(value)[-1] for key, value in arrays.items()}
     if len(set(lengths.values())) != 1:
         raise DatasetError(f"{name}: sources have different lengths {lengths}")
 
@@ -87,18 +130,30 @@ def mir1k_wavfile_tracks(root):
         raise DatasetError(f"{folder}: no MIR-1K .wav files found")
 
     def make_loader(path):
-        def loader(sample_rate):
+        def loader(sample_rate, mono=True):
             samples, _ = load_audio(path, sample_rate=sample_rate)
             if samples.shape[0] != 2:
                 raise DatasetError(
                     f"{path}: expected a stereo MIR-1K file "
                     f"(accompaniment left, vocals right), got {samples.shape[0]} channel(s)"
                 )
-            return {"vocals": samples[1], "accompaniment": samples[0]}
+            # The file's channels are the sources, so each source is one
+            # channel: (n,) for mono, (1, n) with channels kept.
+            return {
+                "vocals": _channels(samples[1:], mono),
+                "accompaniment": _channels(samples[:1], mono),
+            }
 
         return loader
 
-    return [Track(p.stem, _mir1k_song(p.stem), make_loader(p)) for p in files]
+    return [
+        Track(p.stem, _mir1k_song(p.stem), make_loader(p), _header_rate(p)) for p in files
+    ]
+
+
+def _header_rate(path):
+    """``rate()`` for :class:`Track`: the file's rate, read from its header when asked."""
+    return lambda: audio_info(path)[0]
 
 
 def _mir1k_song(clip):
@@ -143,19 +198,24 @@ def stem_folder_tracks(root, vocals="vocals", group=None):
             continue
         name = folder.name
         song = _mir1k_song(name) if group == "mir1k" else name
-        tracks.append(Track(name, song, _stem_loader(stems[vocals], others)))
+        loader = _stem_loader(stems[vocals], others)
+        tracks.append(Track(name, song, loader, _header_rate(stems[vocals])))
     if not tracks:
         raise DatasetError(f"{root}: no track folders with a {vocals!r} stem")
     return tracks
 
 
 def _stem_loader(vocals_path, accompaniment_paths):
-    def loader(sample_rate):
-        vocals = _mono(load_audio(vocals_path, sample_rate=sample_rate)[0])
-        parts = [_mono(load_audio(p, sample_rate=sample_rate)[0]) for p in accompaniment_paths]
+    def loader(sample_rate, mono=True):
+        vocals = _channels(load_audio(vocals_path, sample_rate=sample_rate)[0], mono)
+        parts = [
+            _channels(load_audio(p, sample_rate=sample_rate)[0], mono) for p in accompaniment_paths
+        ]
         sources = {"vocals": vocals}
         sources.update({str(p): part for p, part in zip(accompaniment_paths, parts)})
         _check_equal_lengths(vocals_path.parent, sources)
+        if not mono:
+            vocals, *parts = _same_channels(vocals_path.parent, [vocals, *parts])
         return {"vocals": vocals, "accompaniment": np.sum(parts, axis=0).astype(np.float32)}
 
     return loader
@@ -166,7 +226,23 @@ def _stem_loader(vocals_path, accompaniment_paths):
 
 
 def musdb_tracks(root, subset="train", is_wav=False):
-    """Tracks of a MUSDB18 (``is_wav=False``) or MUSDB18-HQ folder via ``musdb``."""
+    """Tracks of a MUSDB18 or MUSDB18-HQ folder, read by the ``musdb`` package.
+
+    Args:
+        root: the dataset folder: ``<root>/<subset>/<track>.stem.mp4``
+            (MUSDB18), or ``<root>/<subset>/<track>/{mixture,drums,bass,
+            other,vocals}.wav`` (MUSDB18-HQ, ``is_wav=True``).
+        subset: ``"train"`` or ``"test"``.
+        is_wav: read the HQ wav layout.
+
+    Returns:
+        A list of :class:`Track`, each its own group. The accompaniment is
+        musdb's ``accompaniment`` target, drums + bass + other; the stored
+        mixture is not used.
+
+    Raises:
+        DatasetError: the folder is missing or musdb finds no track in it.
+    """
     import musdb
 
     root = _folder(root)
@@ -175,24 +251,25 @@ def musdb_tracks(root, subset="train", is_wav=False):
         raise DatasetError(f"{root}: musdb found no {subset!r} tracks")
 
     def make_loader(track):
-        def loader(sample_rate):
+        def loader(sample_rate, mono=True):
             rate = int(track.rate)
             sources = {}
             for key in ("vocals", "accompaniment"):
                 audio = track.targets[key].audio.T.astype(np.float32)
-                sources[key] = _mono(resample(audio, rate, sample_rate))
+                sources[key] = _channels(resample(audio, rate, sample_rate), mono)
             return sources
 
         return loader
 
-    return [Track(t.name, t.name, make_loader(t)) for t in db.tracks]
+    # musdb reads a track's rate from its mixture file when listing (ffprobe).
+    return [Track(t.name, t.name, make_loader(t), lambda t=t: int(t.rate)) for t in db.tracks]
 
 
 # ----------------------------------------------------------------------------
 # Splits and loading
 
 
-def discover(root, layout="auto"):
+def discover(root, layout="auto", subset="train"):
     """Tracks of a dataset folder, its layout detected or named.
 
     Args:
@@ -201,6 +278,8 @@ def discover(root, layout="auto"):
             folders; MIR-1K song grouping when track names look like MIR-1K
             clips), ``"musdb"`` (MUSDB18 ``.stem.mp4`` via musdb),
             ``"musdb-wav"`` (MUSDB18-HQ via musdb), or ``"auto"``.
+        subset: the MUSDB18 subset, ``"train"`` or ``"test"``; ignored by
+            the other layouts.
 
     Returns:
         A list of :class:`Track`.
@@ -211,6 +290,10 @@ def discover(root, layout="auto"):
             layout = "mir1k-wav"
         elif any(root.glob("*/*.stem.mp4")) or any(root.glob("*.stem.mp4")):
             layout = "musdb"
+        elif any(root.glob("train/*/mixture.wav")) or any(root.glob("test/*/mixture.wav")):
+            # MUSDB18-HQ: as stem folders its track folders sit one level
+            # too deep (under train/ and test/), so it must go through musdb.
+            layout = "musdb-wav"
         else:
             layout = "stems"
     if layout == "mir1k-wav":
@@ -221,7 +304,7 @@ def discover(root, layout="auto"):
             tracks = [t._replace(group=_mir1k_song(t.name)) for t in tracks]
         return tracks
     if layout in ("musdb", "musdb-wav"):
-        return musdb_tracks(root, is_wav=layout == "musdb-wav")
+        return musdb_tracks(root, subset=subset, is_wav=layout == "musdb-wav")
     raise DatasetError(f"unknown dataset layout {layout!r}")
 
 
