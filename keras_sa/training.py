@@ -366,7 +366,6 @@ def train_on_dataset(
         The trained separation model.
     """
     from keras_sa import data, models
-    from keras_sa.data import pipeline
 
     keras.utils.set_random_seed(seed)
     config = model_config if isinstance(model_config, models.ModelConfig) else models.get_preset(model_config)
@@ -399,15 +398,29 @@ def train_on_dataset(
         (out_dir / "run.json").write_text(json.dumps(run, indent=2))
     log.info("%d training and %d validation tracks", len(train_sources), len(validation_sources))
 
-    train_data = pipeline.training_dataset(
-        train_sources, config.signal, batch_size, remix_probability, seed=seed
-    )
-    # Several replicas split every batch: a partial last one would leave some
-    # replica an empty batch (see validation_dataset), so it is left out.
-    several_replicas = strategy is not None and strategy.num_replicas_in_sync > 1
-    validation_data = pipeline.validation_dataset(
-        validation_sources, config.signal, batch_size, drop_remainder=several_replicas
-    )
+    if keras.backend.backend() == "tensorflow":
+        from keras_sa.data import pipeline
+
+        train_data = pipeline.training_dataset(
+            train_sources, config.signal, batch_size, remix_probability, seed=seed
+        )
+        # Several replicas split every batch: a partial last one would leave some
+        # replica an empty batch (see validation_dataset), so it is left out.
+        several_replicas = strategy is not None and strategy.num_replicas_in_sync > 1
+        validation_data = pipeline.validation_dataset(
+            validation_sources, config.signal, batch_size, drop_remainder=several_replicas
+        )
+    else:  # JAX or PyTorch, with or without TensorFlow installed: no tf.data
+        from keras_sa.data.patches import PatchBatches, PatchSource
+
+        train_data = PatchBatches(
+            PatchSource(train_sources, config.signal, remix_probability, seed=seed),
+            batch_size,
+            steps_per_epoch,
+        )
+        validation_data = PatchBatches(
+            PatchSource(validation_sources, config.signal), batch_size, validation=True
+        )
     return fit(
         lambda: models.build(config),
         train_data,

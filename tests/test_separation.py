@@ -96,3 +96,12 @@ def test_masks_keep_window_centres(separator):
     assert masks.shape == (37, 512, 2)
     louder = separator.masks(magnitude * 100)  # per-window normalization: scale-free
     np.testing.assert_allclose(masks, louder, atol=1e-5)
+
+
+def test_many_channels_and_odd_rates(separator):
+    rng = np.random.default_rng(7)
+    for channels, rate in ((6, 96000), (3, 11025)):
+        samples = (rng.normal(size=(channels, rate)) * 0.05).astype(np.float32)
+        stems = separator.separate(samples, rate)
+        assert stems["vocals"].shape == (channels, rate)
+        np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], samples, atol=1e-6)

@@ -88,8 +88,13 @@ class SignalConfig:
 # numpy twin
 
 
-def stft(samples, config):
-    """Complex STFT of ``samples`` (``(..., n)``) -> ``(..., frames, n_fft//2+1)``."""
+def stft(samples, config, center=True):
+    """Complex STFT of ``samples`` (``(..., n)``) -> ``(..., frames, n_fft//2+1)``.
+
+    ``center=False`` takes frames from the samples alone, with no padding:
+    ``1 + (n - n_fft) // hop_length`` frames, the interior frames of a longer
+    signal's centred STFT (how training patches are cut).
+    """
     import librosa
 
     spec = librosa.stft(
@@ -97,7 +102,7 @@ def stft(samples, config):
         n_fft=config.n_fft,
         hop_length=config.hop_length,
         window="hann",
-        center=True,
+        center=center,
         pad_mode="constant",
     )
     return np.swapaxes(spec, -1, -2)

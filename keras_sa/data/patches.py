@@ -1,0 +1,161 @@
+"""Training and validation patches in numpy: the one definition of an example.
+
+Decoded sources live in memory (MIR-1K's training set is about 90 MB at
+16 kHz); every example is cut from them on the fly, so each epoch sees new
+patches and, with remixing, new mixtures. This module needs neither
+TensorFlow nor a Keras backend: ``keras_sa.data.pipeline`` wraps it in
+tf.data, and :class:`PatchBatches` feeds ``model.fit`` on any backend (JAX
+on a GPU host without TensorFlow, say).
+
+One example is ``((features, mixture), targets)``:
+
+- ``features``: ``(T, F, 1)`` model input (``keras_sa.audio.model_input``);
+- ``mixture``: ``(T, F, 1)`` mixture magnitude divided by the patch maximum;
+- ``targets``: ``(T, F, n_sources)`` source magnitudes divided by the same
+  number, in the order of ``SignalConfig.sources``.
+"""
+
+import numpy as np
+
+from keras_sa.audio.signal import model_input, stft
+
+
+class PatchSource:
+    """Cuts examples out of decoded sources.
+
+    Args:
+        sources: list of :class:`keras_sa.data.Sources` decoded at
+            ``config.sample_rate``.
+        config: the :class:`keras_sa.audio.SignalConfig`.
+        remix_probability: chance that a random example pairs the vocals of
+            one track with the accompaniment of another, each with a random
+            gain of up to ``gain_db`` decibels either way; the other random
+            examples are the tracks' own mixtures, unchanged.
+        gain_db: range of the remix gains.
+        seed: seed of every random choice: random example ``i`` depends on
+            ``(seed, i)`` alone, so any worker or process can make it.
+    """
+
+    def __init__(self, sources, config, remix_probability=0.5, gain_db=6.0, seed=0):
+        self.config = config
+        self.remix_probability = remix_probability
+        self.gain_db = gain_db
+        self.seed = seed
+        # Samples whose uncentred STFT has exactly patch_frames frames: the
+        # frames of a song's own STFT, with no padding at the patch edges.
+        self.segment = (config.patch_frames - 1) * config.hop_length + config.n_fft
+        vocals, accompaniment, lengths = [], [], []
+        for item in sources:
+            v, a = item.vocals, item.accompaniment
+            if len(v) < self.segment:  # short clips are zero-padded to one segment
+                v = np.pad(v, (0, self.segment - len(v)))
+                a = np.pad(a, (0, self.segment - len(a)))
+            vocals.append(v)
+            accompaniment.append(a)
+            lengths.append(len(v))
+        if not lengths:
+            raise ValueError("no sources to cut patches from")
+        self.vocals = np.concatenate(vocals).astype(np.float32)
+        self.accompaniment = np.concatenate(accompaniment).astype(np.float32)
+        self.lengths = np.asarray(lengths, np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+
+    @property
+    def shapes(self):
+        """Shapes of ``(features, mixture, targets)``."""
+        c = self.config
+        return (c.patch_frames, c.n_bins, 1), (c.patch_frames, c.n_bins, 1), (
+            c.patch_frames,
+            c.n_bins,
+            len(c.sources),
+        )
+
+    def example(self, vocal_start, accompaniment_start, vocal_gain=1.0, accompaniment_gain=1.0):
+        """The example whose sources start at these positions of the bank."""
+        c = self.config
+        vocals = self.vocals[vocal_start : vocal_start + self.segment] * vocal_gain
+        accompaniment = self.accompaniment[accompaniment_start : accompaniment_start + self.segment]
+        accompaniment = accompaniment * accompaniment_gain
+        signals = np.stack([vocals + accompaniment, vocals, accompaniment])
+        magnitudes = np.abs(stft(signals, c, center=False)[..., : c.n_bins])
+        features, scale = model_input(magnitudes[0], c)
+        targets = np.stack([magnitudes[1], magnitudes[2]], axis=-1) / scale[..., np.newaxis]
+        return (
+            features[..., np.newaxis].astype(np.float32),
+            (magnitudes[0] / scale)[..., np.newaxis].astype(np.float32),
+            targets.astype(np.float32),
+        )
+
+    def random_example(self, index):
+        """Random example number ``index`` of the endless training stream."""
+        rng = np.random.default_rng([self.seed, int(index)])
+        count = len(self.lengths)
+        vocal_track = rng.integers(count)
+        remix = rng.random() < self.remix_probability
+        accompaniment_track = rng.integers(count) if remix else vocal_track
+        offset = rng.integers(self.lengths[vocal_track] - self.segment + 1)
+        vocal_start = self.starts[vocal_track] + offset
+        if remix:
+            offset = rng.integers(self.lengths[accompaniment_track] - self.segment + 1)
+            gains = 10.0 ** (rng.uniform(-1.0, 1.0, size=2) * self.gain_db / 20.0)
+        else:
+            gains = (1.0, 1.0)
+        accompaniment_start = self.starts[accompaniment_track] + offset
+        return self.example(vocal_start, accompaniment_start, *gains)
+
+    def validation_starts(self):
+        """Starts of every non-overlapping patch of every track, in order."""
+        step = self.config.patch_frames * self.config.hop_length
+        return np.concatenate(
+            [start + np.arange(0, length - self.segment + 1, step)
+             for start, length in zip(self.starts, self.lengths)]
+        ).astype(np.int64)
+
+
+def _batch(examples):
+    features, mixture, targets = (np.stack(parts) for parts in zip(*examples))
+    return (features, mixture), targets
+
+
+def _keras_py_dataset():
+    import keras
+
+    return keras.utils.PyDataset
+
+
+class PatchBatches(_keras_py_dataset()):
+    """Batches of :class:`PatchSource` examples for ``model.fit`` on any backend.
+
+    Args:
+        source: a :class:`PatchSource`.
+        batch_size: examples per batch.
+        batches: number of batches (``len``); training batches are random
+            and endless, so this is only what one pass yields.
+        validation: yield the fixed validation patches in order instead
+            (``batches`` is then their count, the last batch may be short).
+        **kwargs: ``keras.utils.PyDataset`` options (``workers``, ...).
+    """
+
+    def __init__(self, source, batch_size=8, batches=250, validation=False, **kwargs):
+        super().__init__(**kwargs)
+        self.source = source
+        self.batch_size = batch_size
+        self.validation = validation
+        if validation:
+            self.starts = source.validation_starts()
+            batches = -(-len(self.starts) // batch_size)
+        self.batches = batches
+        self.epoch = 0
+
+    def on_epoch_end(self):
+        self.epoch += 1  # the next pass draws new random examples
+
+    def __len__(self):
+        return self.batches
+
+    def __getitem__(self, index):
+        first = (self.epoch * self.batches + index) * self.batch_size
+        if self.validation:
+            first = index * self.batch_size
+            return _batch([self.source.example(s, s) for s in self.starts[first : first + self.batch_size]])
+        return _batch([self.source.random_example(first + k) for k in range(self.batch_size)])
