@@ -2,34 +2,12 @@ import os
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
+import soundfile as sf
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import soundfile as sf  # noqa: E402
-
-from keras_sa import cli, models  # noqa: E402
-from keras_sa.audio import load_audio  # noqa: E402
-
-SMALL = models.ModelConfig(
-    name="small",
-    signal={"patch_frames": 16, "window_hop": 8},
-    stem_channels=(4,),
-    stem_kernel=3,
-    num_stacks=1,
-    depth=2,
-    channels=(4, 6, 8),
-    merge="attention",
-    attention_levels=(1,),
-    mask_activation="sigmoid",
-)
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "small.keras"
-    models.save_model(models.build(SMALL), SMALL, path)
-    return str(path)
+from keras_sa import cli, models
+from keras_sa.audio import load_audio
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +30,11 @@ def test_info_lists_presets_with_sizes():
 
 
 @pytest.mark.parametrize("fmt", ["wav", "flac"])
-def test_separate_writes_stems_that_sum_to_the_input(tmp_path, song, model_file, fmt):
+def test_separate_writes_stems_that_sum_to_the_input(tmp_path, song, small_model_file, fmt):
     out = tmp_path / "out"
-    assert cli.main(["separate", str(song), "-o", str(out), "--model", model_file, "--format", fmt, "-q"]) == 0
+    assert cli.main(
+        ["separate", str(song), "-o", str(out), "--model", small_model_file, "--format", fmt, "-q"]
+    ) == 0
     mixture, rate = load_audio(song)
     stems = {}
     for name in ("vocals", "accompaniment"):
@@ -67,19 +47,21 @@ def test_separate_writes_stems_that_sum_to_the_input(tmp_path, song, model_file,
     assert not [p for p in (out / song.stem).iterdir() if p.name.startswith(".")]
 
 
-def test_separate_refuses_to_overwrite(tmp_path, song, model_file, capsys):
+def test_separate_refuses_to_overwrite(tmp_path, song, small_model_file, capsys):
     out = tmp_path / "out"
     target = out / song.stem / "vocals.wav"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"precious")
-    assert cli.main(["separate", str(song), "-o", str(out), "--model", model_file, "-q"]) == 1
+    assert cli.main(["separate", str(song), "-o", str(out), "--model", small_model_file, "-q"]) == 1
     assert target.read_bytes() == b"precious"
     assert "exists (use --overwrite)" in capsys.readouterr().err
-    assert cli.main(["separate", str(song), "-o", str(out), "--model", model_file, "-q", "--overwrite"]) == 0
+    assert cli.main(
+        ["separate", str(song), "-o", str(out), "--model", small_model_file, "-q", "--overwrite"]
+    ) == 0
     assert sf.info(target).frames > 0
 
 
-def test_batch_continues_past_bad_inputs(tmp_path, song, model_file, capsys):
+def test_batch_continues_past_bad_inputs(tmp_path, song, small_model_file, capsys):
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(os.urandom(2000))
     empty = tmp_path / "empty.flac"
@@ -90,7 +72,7 @@ def test_batch_continues_past_bad_inputs(tmp_path, song, model_file, capsys):
     out = tmp_path / "out"
     code = cli.main(
         ["separate", str(corrupt), str(empty), str(text), str(missing), str(song),
-         "-o", str(out), "--model", model_file, "-q"]
+         "-o", str(out), "--model", small_model_file, "-q"]
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
@@ -101,7 +83,7 @@ def test_batch_continues_past_bad_inputs(tmp_path, song, model_file, capsys):
     assert not (out / "corrupt").exists()
 
 
-def test_command_errors_are_one_line_without_traceback(tmp_path, song, model_file):
+def test_command_errors_are_one_line_without_traceback(tmp_path, song, small_model_file):
     result = run_cli("separate", str(song), "-o", str(tmp_path), "--model", "no_such_model")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("keras-sa: error: unknown model")
@@ -109,33 +91,34 @@ def test_command_errors_are_one_line_without_traceback(tmp_path, song, model_fil
 
     blocked = tmp_path / "file"
     blocked.write_text("x")
-    code = cli.main(["separate", str(song), "-o", str(blocked / "sub"), "--model", model_file])
+    code = cli.main(["separate", str(song), "-o", str(blocked / "sub"), "--model", small_model_file])
     assert code == 1
 
     code = cli.main(["separate", str(song), "-o", str(tmp_path), "--backend", "tflite"])
     assert code == 1
 
 
-def test_separate_folder_input_and_short_silent_files(tmp_path, model_file):
+def test_separate_folder_input_and_short_silent_files(tmp_path, small_model_file):
     folder = tmp_path / "in"
     folder.mkdir()
     sf.write(folder / "silence.wav", np.zeros((8000, 1), np.float32), 8000)
     sf.write(folder / "blip.flac", np.full((10, 2), 0.1, np.float32), 44100)
     out = tmp_path / "out"
-    assert cli.main(["separate", str(folder), "-o", str(out), "--model", model_file, "-q"]) == 0
+    assert cli.main(["separate", str(folder), "-o", str(out), "--model", small_model_file, "-q"]) == 0
     vocals, rate = load_audio(out / "silence" / "vocals.wav")
     assert rate == 8000 and vocals.shape == (1, 8000) and not vocals.any()
     assert load_audio(out / "blip" / "accompaniment.wav")[0].shape == (2, 10)
 
 
-def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, model_file, capsys):
+def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, small_model_file, capsys):
     import csv
     import json
 
     out = tmp_path / "results"
     code = cli.main(
-        ["evaluate", str(mir1k_root), "-o", str(out), "--model", model_file, "--model", model_file,
-         "--baseline", "irm", "--split", "test", "--every", "100", "--limit", "2"]
+        ["evaluate", str(mir1k_root), "-o", str(out), "--model", small_model_file,
+         "--model", small_model_file, "--baseline", "irm", "--split", "test",
+         "--every", "100", "--limit", "2"]
     )
     assert code == 0
     printed = capsys.readouterr().out

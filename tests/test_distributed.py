@@ -9,32 +9,20 @@ tests here are quick.
 import csv
 import importlib.util
 import json
-import os
 import re
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from keras_sa import cli, data, models
+from keras_sa.audio import load_audio, model_input, stft
+from keras_sa.data import pipeline
 
-from keras_sa import cli, data, models  # noqa: E402
-from keras_sa.audio import load_audio, model_input, stft  # noqa: E402
-from keras_sa.data import pipeline  # noqa: E402
+from configs import SMALL_TWO_STACKS
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_multiworker.py"
 
-SMALL = models.ModelConfig(
-    name="small",
-    signal={"patch_frames": 16, "window_hop": 8, "n_bins": 64, "n_fft": 128, "hop_length": 32},
-    stem_channels=(4,),
-    stem_kernel=3,
-    num_stacks=2,
-    depth=2,
-    channels=(4, 6, 8),
-    merge="attention",
-    mask_activation="sigmoid",
-)
 # MIR-1K training singers only, from four songs (one is held out for validation).
 CLIPS = ("abjones_1_01", "abjones_1_02", "abjones_2_01", "amy_1_01", "amy_1_02", "amy_2_01")
 RUN_FILES = {"run.json", "best.keras", "last.keras", "best.json", "history.csv", "logs", "backup"}
@@ -86,8 +74,8 @@ def test_pipelines_are_sharded_by_data():
     rng = np.random.default_rng(0)
     sources = [data.Sources(f"t{i}", *rng.standard_normal((2, 4000)).astype("float32")) for i in range(2)]
     datasets = [
-        pipeline.training_dataset(sources, SMALL.signal, batch_size=4),
-        pipeline.validation_dataset(sources, SMALL.signal, batch_size=4, drop_remainder=True),
+        pipeline.training_dataset(sources, SMALL_TWO_STACKS.signal, batch_size=4),
+        pipeline.validation_dataset(sources, SMALL_TWO_STACKS.signal, batch_size=4, drop_remainder=True),
     ]
     for dataset in datasets:
         policy = dataset.options().experimental_distribute.auto_shard_policy
@@ -118,7 +106,7 @@ def val_losses(log_path):
 def test_two_workers_train_on_loopback(stem_dataset, mir1k_root, tmp_path):
     script = load_script()
     config_path = tmp_path / "small.json"
-    config_path.write_text(SMALL.to_json())
+    config_path.write_text(SMALL_TWO_STACKS.to_json())
     out = tmp_path / "run"
     worker_tmp = tmp_path / "worker_tmp"  # where the non-chief puts its private folder
     worker_tmp.mkdir()
@@ -140,15 +128,15 @@ def test_two_workers_train_on_loopback(stem_dataset, mir1k_root, tmp_path):
         assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
     for split in ("train", "validation"):
         assert len(list((out / "logs" / split).glob("events.out.tfevents.*"))) == 1
-    assert json.loads((out / "run.json").read_text())["model"] == SMALL.to_dict()
+    assert json.loads((out / "run.json").read_text())["model"] == SMALL_TWO_STACKS.to_dict()
     # The non-chief's private folder was deleted.
     assert not list(worker_tmp.glob("keras_sa_*"))
     # Epoch logs are global: both workers saw the same validation results.
     assert len(val_losses(logs[0])) == 2 and val_losses(logs[0]) == val_losses(logs[1])
 
     model, config = models.load_model(out / "best.keras")
-    assert config == SMALL
-    signal = SMALL.signal
+    assert config == SMALL_TWO_STACKS
+    signal = SMALL_TWO_STACKS.signal
     vocals, _ = load_audio(mir1k_root / CLIPS[0] / "vocals.opus", sample_rate=signal.sample_rate)
     accompaniment, _ = load_audio(mir1k_root / CLIPS[0] / "accompaniment.opus", sample_rate=signal.sample_rate)
     mixture = (vocals[0] + accompaniment[0]) / 2

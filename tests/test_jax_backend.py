@@ -12,13 +12,12 @@ import os
 import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from keras_sa import models
 
-from keras_sa import models  # noqa: E402
-from test_separation import SMALL  # noqa: E402
+from configs import SMALL_ONE_STACK
 
 CHILD = """
 import sys
@@ -41,7 +40,7 @@ def test_train_on_jax_without_tensorflow_then_load_in_tensorflow(tmp_path, mir1k
     for clip in ("abjones_1_01", "abjones_2_01", "amy_1_01", "amy_2_01", "amy_3_01", "amy_4_01"):
         (dataset / clip).symlink_to(mir1k_root / clip)
     config = tmp_path / "small.json"
-    config.write_text(SMALL.to_json())
+    config.write_text(SMALL_ONE_STACK.to_json())
     inputs = np.random.default_rng(0).random((1, 16, 512, 1)).astype("float32")
     np.save(tmp_path / "inputs.npy", inputs)
     out = tmp_path / "run"
@@ -55,7 +54,7 @@ def test_train_on_jax_without_tensorflow_then_load_in_tensorflow(tmp_path, mir1k
     assert json.loads((out / "run.json").read_text())["backend"] == "jax"
 
     model, loaded_config = models.load_model(out / "best.keras")
-    assert loaded_config == SMALL
+    assert loaded_config == SMALL_ONE_STACK
     np.testing.assert_allclose(
         model.predict(inputs, verbose=0)[-1], np.load(tmp_path / "jax.npy"), atol=1e-5
     )

@@ -1,26 +1,12 @@
-import os
+import keras
+import numpy as np
+import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_sa import models
+from keras_sa.audio import load_audio, model_input, stft
+from keras_sa.layers import SkipAttention
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from keras_sa import models  # noqa: E402
-from keras_sa.audio import load_audio, model_input, stft  # noqa: E402
-from keras_sa.layers import SkipAttention  # noqa: E402
-
-SMALL = models.ModelConfig(
-    name="small",
-    signal={"patch_frames": 16, "window_hop": 8, "n_bins": 64, "n_fft": 128, "hop_length": 32},
-    stem_channels=(4,),
-    stem_kernel=3,
-    num_stacks=2,
-    depth=2,
-    channels=(4, 6, 8),
-    merge="attention",
-    mask_activation="sigmoid",
-)
+from configs import SMALL_TWO_STACKS
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +61,9 @@ def layer_kinds(model):
 
 
 def test_merge_variants_differ_only_at_the_merges():
-    attention = layer_kinds(models.build(SMALL))
-    add = layer_kinds(models.build(SMALL.replace(merge="add")))
-    none = layer_kinds(models.build(SMALL.replace(merge="none")))
+    attention = layer_kinds(models.build(SMALL_TWO_STACKS))
+    add = layer_kinds(models.build(SMALL_TWO_STACKS.replace(merge="add")))
+    none = layer_kinds(models.build(SMALL_TWO_STACKS.replace(merge="none")))
     merges = {n for n in attention if n.endswith("_attention")}
     assert merges == {f"stack{s}_level{l}_attention" for s in range(2) for l in range(2)}
     assert {n for n in add if n.endswith("_add")} == {m.replace("_attention", "_add") for m in merges}
@@ -91,7 +77,7 @@ def test_merge_variants_differ_only_at_the_merges():
 
 
 def test_attention_levels_select_where_skip_attention_goes():
-    model = models.build(SMALL.replace(attention_levels=(1,)))
+    model = models.build(SMALL_TWO_STACKS.replace(attention_levels=(1,)))
     placed = sorted(l.name for l in model.layers if isinstance(l, SkipAttention))
     assert placed == ["stack0_level1_attention", "stack1_level1_attention"]
     adds = sorted(l.name for l in model.layers if l.name.endswith("_add"))
@@ -101,8 +87,8 @@ def test_attention_levels_select_where_skip_attention_goes():
 def test_attention_replaces_the_add_merge_in_the_same_positions():
     """With the same weights elsewhere, the variants give different masks."""
     inputs = np.random.default_rng(0).random((2, 16, 64, 1)).astype("float32")
-    attention = models.build(SMALL)
-    add = models.build(SMALL.replace(merge="add"))
+    attention = models.build(SMALL_TWO_STACKS)
+    add = models.build(SMALL_TWO_STACKS.replace(merge="add"))
     for layer in add.layers:
         if layer.weights:
             layer.set_weights(attention.get_layer(layer.name).get_weights())
@@ -114,13 +100,13 @@ def test_attention_replaces_the_add_merge_in_the_same_positions():
 def test_config_round_trip_and_validation():
     config = models.get_preset("sa_shn_mobile")
     assert models.ModelConfig.from_json(config.to_json()) == config
-    assert models.ModelConfig.from_dict(SMALL.to_dict()) == SMALL
+    assert models.ModelConfig.from_dict(SMALL_TWO_STACKS.to_dict()) == SMALL_TWO_STACKS
     with pytest.raises(ValueError, match="merge"):
-        SMALL.replace(merge="concat")
+        SMALL_TWO_STACKS.replace(merge="concat")
     with pytest.raises(ValueError, match="channels"):
-        SMALL.replace(channels=(4, 6))
+        SMALL_TWO_STACKS.replace(channels=(4, 6))
     with pytest.raises(ValueError, match="multiples"):
-        SMALL.replace(depth=5, channels=8)
+        SMALL_TWO_STACKS.replace(depth=5, channels=8)
     with pytest.raises(ValueError, match="unknown preset"):
         models.build("nope")
     with pytest.raises(ValueError, match="unknown model config keys"):
@@ -128,11 +114,11 @@ def test_config_round_trip_and_validation():
 
 
 def test_model_file_carries_its_config(tmp_path):
-    model = models.build(SMALL)
+    model = models.build(SMALL_TWO_STACKS)
     path = tmp_path / "small.keras"
-    models.save_model(model, SMALL, path)
+    models.save_model(model, SMALL_TWO_STACKS, path)
     loaded, config = models.load_model(path)
-    assert config == SMALL
+    assert config == SMALL_TWO_STACKS
     inputs = np.random.default_rng(1).random((1, 16, 64, 1)).astype("float32")
     for before, after in zip(model.predict(inputs, verbose=0), loaded.predict(inputs, verbose=0)):
         np.testing.assert_array_equal(before, after)
@@ -142,7 +128,7 @@ def test_model_file_errors(tmp_path):
     with pytest.raises(models.ModelFileError, match="not found"):
         models.load_model(tmp_path / "missing.keras")
     plain = tmp_path / "plain.keras"
-    models.build(SMALL).save(plain)
+    models.build(SMALL_TWO_STACKS).save(plain)
     with pytest.raises(models.ModelFileError, match="not a keras_sa model"):
         models.load_model(plain)
     junk = tmp_path / "junk.keras"
@@ -152,8 +138,8 @@ def test_model_file_errors(tmp_path):
 
 
 def test_open_time_axis_for_whole_song_inference():
-    model = models.build(SMALL, frames=None)
-    patch = models.build(SMALL)
+    model = models.build(SMALL_TWO_STACKS, frames=None)
+    patch = models.build(SMALL_TWO_STACKS)
     model.set_weights(patch.get_weights())
     inputs = np.random.default_rng(2).random((1, 48, 64, 1)).astype("float32")
     assert model.predict(inputs, verbose=0)[-1].shape == (1, 48, 64, 2)

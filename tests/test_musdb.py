@@ -8,41 +8,17 @@ folder. Synthetic tones keep the tests independent of ``../shared/data``.
 
 import csv
 import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
+import soundfile
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import soundfile  # noqa: E402
-
-from keras_sa import cli, data, evaluation, models  # noqa: E402
-from keras_sa.data import DatasetError  # noqa: E402
+from keras_sa import cli, data, evaluation
+from keras_sa.data import DatasetError
 
 RATE = 44100
 SECONDS = 3
 STEMS = ("mixture", "drums", "bass", "other", "vocals")  # MUSDB18's stem order
-
-# The tiny model of tests/test_cli.py: untrained, only the plumbing is tested.
-SMALL = models.ModelConfig(
-    name="small",
-    signal={"patch_frames": 16, "window_hop": 8},
-    stem_channels=(4,),
-    stem_kernel=3,
-    num_stacks=1,
-    depth=2,
-    channels=(4, 6, 8),
-    merge="attention",
-    attention_levels=(1,),
-    mask_activation="sigmoid",
-)
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "small.keras"
-    models.save_model(models.build(SMALL), SMALL, path)
-    return str(path)
 
 
 def _stems(seed):
@@ -256,11 +232,11 @@ def _read(out, label):
     return rows, json.loads((out / f"{label}_summary.json").read_text())
 
 
-def test_evaluate_musdb_protocol(tmp_path, musdb_root, model_file, capsys):
+def test_evaluate_musdb_protocol(tmp_path, musdb_root, small_model_file, capsys):
     root, _ = musdb_root
     out = tmp_path / "results"
     code = cli.main(
-        ["evaluate", str(root), "-o", str(out), "--protocol", "musdb", "--model", model_file,
+        ["evaluate", str(root), "-o", str(out), "--protocol", "musdb", "--model", small_model_file,
          "--baseline", "irm", "--baseline", "repet"]
     )
     assert code == 0
@@ -279,22 +255,22 @@ def test_evaluate_musdb_protocol(tmp_path, musdb_root, model_file, capsys):
     assert irm["vocals_sdr"] > 10 and irm["vocals_sdr"] > small["vocals_sdr"]
 
 
-def test_evaluate_musdb_protocol_on_stem_folders(tmp_path, musdb_hq_root, model_file):
+def test_evaluate_musdb_protocol_on_stem_folders(tmp_path, musdb_hq_root, small_model_file):
     root, _ = musdb_hq_root
     out = tmp_path / "results"
     # <root>/train holds plain stem folders: the "stems" layout.
     code = cli.main(["evaluate", str(root / "train"), "-o", str(out), "--protocol", "musdb",
-                     "--model", model_file])
+                     "--model", small_model_file])
     assert code == 0
     rows, summary = _read(out, "small")
     assert [r["name"] for r in rows] == ["Delta - Four"] and rows[0]["channels"] == "2"
     assert summary["evaluated"] == 1
 
 
-def test_evaluate_musdb_errors_are_one_line(tmp_path, model_file, capsys):
+def test_evaluate_musdb_errors_are_one_line(tmp_path, small_model_file, capsys):
     (tmp_path / "test").mkdir()
     code = cli.main(["evaluate", str(tmp_path), "-o", str(tmp_path / "out"), "--protocol", "musdb",
-                     "--layout", "musdb", "--model", model_file])
+                     "--layout", "musdb", "--model", small_model_file])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
     assert err[0].startswith("keras-sa: error:") and "musdb found no 'test' tracks" in err[0]

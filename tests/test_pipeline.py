@@ -1,16 +1,12 @@
 """Tests of keras_sa.data.pipeline on real MIR-1K clips."""
 
-import os
+import numpy as np
+import pytest
+import tensorflow as tf
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from keras_sa import data  # noqa: E402
-from keras_sa.audio import SignalConfig  # noqa: E402
-from keras_sa.data import pipeline  # noqa: E402
+from keras_sa import data
+from keras_sa.audio import SignalConfig
+from keras_sa.data import pipeline
 
 CONFIG = SignalConfig()  # 16 kHz, n_fft 1024, hop 256, 512 bins, 64 frames
 SEGMENT = (CONFIG.patch_frames - 1) * CONFIG.hop_length + CONFIG.n_fft

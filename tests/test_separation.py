@@ -1,38 +1,10 @@
 """The Separator's signal path with a small model: properties that hold for any weights."""
 
-import os
+import numpy as np
+import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from keras_sa import models  # noqa: E402
-from keras_sa.audio import load_audio, resample  # noqa: E402
-from keras_sa.separation import Separator  # noqa: E402
-
-SMALL = models.ModelConfig(
-    name="small",
-    signal={"patch_frames": 16, "window_hop": 8},
-    stem_channels=(4,),
-    stem_kernel=3,
-    num_stacks=1,
-    depth=2,
-    channels=(4, 6, 8),
-    merge="attention",
-    attention_levels=(1,),
-    mask_activation="sigmoid",
-)
-
-
-@pytest.fixture(scope="module")
-def small_model_file(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("model") / "small.keras"
-    models.save_model(models.build(SMALL), SMALL, path)
-    return path
+from keras_sa.audio import load_audio, resample
+from keras_sa.separation import Separator
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,14 @@
 """Tests of keras_sa.audio.signal: the STFT twins and the model input."""
 
 import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow.experimental.numpy as tnp
+from keras import ops
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow.experimental.numpy as tnp  # noqa: E402
-from keras import ops  # noqa: E402
-
-from keras_sa.audio import (  # noqa: E402
+from keras_sa.audio import (
     SignalConfig,
     istft,
     load_audio,

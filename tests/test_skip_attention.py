@@ -1,13 +1,9 @@
-import os
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from keras_sa.layers import SkipAttention  # noqa: E402
+from keras_sa.layers import SkipAttention
 
 
 def naive_skip_attention(encoder, decoder, layer, mask=None):

@@ -1,34 +1,22 @@
 """Tests of keras_sa.training: losses, the training wrapper, fit and resume."""
 
-import os
+import csv
+import json
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import pytest
 
-import csv  # noqa: E402
-import json  # noqa: E402
+from keras_sa import data, models, training
+from keras_sa.data import pipeline
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from configs import SMALL_TWO_STACKS
 
-from keras_sa import data, models, training  # noqa: E402
-from keras_sa.data import pipeline  # noqa: E402
-
-SMALL = models.ModelConfig(
-    name="small",
-    signal={"patch_frames": 16, "window_hop": 8, "n_bins": 64, "n_fft": 128, "hop_length": 32},
-    stem_channels=(4,),
-    stem_kernel=3,
-    num_stacks=2,
-    depth=2,
-    channels=(4, 6, 8),
-    merge="attention",
-    mask_activation="sigmoid",
-)
-SIGNAL = SMALL.signal
-# What fit trains: SMALL with one down-sampling instead of two (still two
-# stacks with SkipAttention), which halves the cost of tracing the steps.
-FIT_CONFIG = SMALL.replace(name="tiny", depth=1, channels=(4, 8))
+SIGNAL = SMALL_TWO_STACKS.signal
+# What fit trains: SMALL_TWO_STACKS with one down-sampling instead of two
+# (still two stacks with SkipAttention), which halves the cost of tracing the
+# steps.
+FIT_CONFIG = SMALL_TWO_STACKS.replace(name="tiny", depth=1, channels=(4, 8))
 FIT_EPOCHS, FIT_STEPS_PER_EPOCH = 5, 10
 TRAIN_CLIPS = ("abjones_1_01", "abjones_4_05", "amy_12_03", "amy_4_01")
 
@@ -99,7 +87,7 @@ def test_deep_supervision_loss_matches_numpy():
 
 def test_training_model_applies_every_stacks_masks():
     keras.utils.set_random_seed(0)
-    model = models.build(SMALL)
+    model = models.build(SMALL_TWO_STACKS)
     wrapper = training.build_training_model(model)
     rng = np.random.default_rng(1)
     features = rng.random((3, 16, 64, 1)).astype("float32")
