@@ -108,9 +108,8 @@ class Separator:
             masks[first : first + size] = predicted[:size, margin : margin + hop]
         return masks.reshape(count * hop, *masks.shape[2:])[:frames]
 
-    def vocal_share(self, mono):
-        """Per-bin vocal share of a mono model-rate signal: ``(frames, n_fft//2+1)``."""
-        spectrum = stft(mono, self.signal)
+    def vocal_share(self, spectrum):
+        """Per-bin vocal share ``(frames, n_fft//2+1)`` of a mono mixture's STFT."""
         n_bins = self.signal.n_bins
         masks = self.masks(np.abs(spectrum[:, :n_bins]))
         vocals, accompaniment = masks[..., 0], masks[..., 1]
@@ -129,10 +128,10 @@ class Separator:
         rate = self.signal.sample_rate
         length = samples.shape[1]
         at_rate = resample(samples, sample_rate, rate)
-        share = self.vocal_share(at_rate.mean(axis=0))
-        vocals = np.stack(
-            [istft(share * stft(channel, self.signal), self.signal, len(channel)) for channel in at_rate]
-        )
+        spectra = stft(at_rate, self.signal)  # (channels, frames, bins)
+        # The STFT is linear: the down-mix's spectrum is the mean of the channels'.
+        share = self.vocal_share(spectra.mean(axis=0))
+        vocals = istft(share * spectra, self.signal, at_rate.shape[1])
         vocals = resample(vocals, rate, sample_rate)
         if vocals.shape[1] < length:
             vocals = np.pad(vocals, ((0, 0), (0, length - vocals.shape[1])))
