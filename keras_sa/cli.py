@@ -90,13 +90,16 @@ def cmd_train(args):
     if args.distribute == "multiworker":
         _check_tf_config()
     _set_threads(args.threads)
-    from keras_sa import models, training
+    from keras_sa import data, models, training
 
-    if args.config:
-        with open(args.config) as handle:
-            config = models.ModelConfig.from_json(handle.read())
-    else:
-        config = models.get_preset(args.model)
+    try:
+        if args.config:
+            with open(args.config) as handle:
+                config = models.ModelConfig.from_json(handle.read())
+        else:
+            config = models.get_preset(args.model)
+    except (OSError, ValueError, TypeError) as error:
+        raise CommandError(f"{args.config or args.model}: {error}") from None
     strategy = None
     if args.distribute == "mirrored":
         import tensorflow as tf
@@ -108,20 +111,23 @@ def cmd_train(args):
         # Created before any other TensorFlow work, as TF requires; the
         # cluster and this worker's role come from TF_CONFIG.
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    training.train_on_dataset(
-        args.data,
-        config,
-        args.out,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        steps_per_epoch=args.steps_per_epoch,
-        learning_rate=args.learning_rate,
-        remix_probability=args.remix,
-        layout=args.layout,
-        seed=args.seed,
-        strategy=strategy,
-        verbose=2,
-    )
+    try:
+        training.train_on_dataset(
+            args.data,
+            config,
+            args.out,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            steps_per_epoch=args.steps_per_epoch,
+            learning_rate=args.learning_rate,
+            remix_probability=args.remix,
+            layout=args.layout,
+            seed=args.seed,
+            strategy=strategy,
+            verbose=2,
+        )
+    except data.DatasetError as error:
+        raise CommandError(str(error)) from None
 
 
 def _load_separator(name_or_path, **kwargs):

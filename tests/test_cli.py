@@ -136,3 +136,10 @@ def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, small_mo
 def test_evaluate_bad_dataset_is_one_line(tmp_path, capsys):
     assert cli.main(["evaluate", str(tmp_path / "missing"), "-o", str(tmp_path), "--baseline", "irm"]) == 1
     assert "dataset folder not found" in capsys.readouterr().err
+
+
+def test_train_errors_are_one_line(tmp_path, capsys):
+    assert cli.main(["train", str(tmp_path / "missing"), "-o", str(tmp_path / "run")]) == 1
+    assert "dataset folder not found" in capsys.readouterr().err
+    assert cli.main(["train", str(tmp_path), "-o", str(tmp_path / "run"), "--model", "nope"]) == 1
+    assert "unknown preset" in capsys.readouterr().err
