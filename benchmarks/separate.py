@@ -1,8 +1,8 @@
 """End-to-end separation speed and peak memory.
 
 For each input, one fresh process decodes the file, separates it with the
-bundled default model (or --model) and writes both stems, as
-``keras-sa separate`` does. Printed per input: audio length, median wall
+bundled default model (or --model) and writes both stems with
+``keras_sa.separation.separate_file``, the code behind ``keras-sa separate``. Printed per input: audio length, median wall
 time of the separation over --repeats runs (decode + separate + write, after
 a warm-up run; process start and imports excluded), speed as seconds of
 audio per second, and the process's peak resident memory (ru_maxrss), next
@@ -38,19 +38,15 @@ def worker(path, model, repeats, threads, out_dir):
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from keras_sa.audio import audio_info, load_audio, save_audio
-    from keras_sa.separation import Separator
+    from keras_sa.audio import audio_info
+    from keras_sa.separation import Separator, separate_file
 
     separator = Separator.from_pretrained(model)
     rate, channels, frames = audio_info(path)
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
-        samples, rate = load_audio(path)
-        stems = separator.separate(samples, rate)
-        for name, audio in stems.items():
-            save_audio(Path(out_dir) / f"{name}.wav", audio, rate)
-        del samples, stems
+        separate_file(separator, path, out_dir)
         times.append(time.perf_counter() - start)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({

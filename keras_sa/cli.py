@@ -277,32 +277,27 @@ def cmd_separate(args):
     _set_threads(args.threads)
     from tqdm.auto import tqdm
 
-    from keras_sa.audio import AudioError, AudioWriter, load_audio
+    from keras_sa.audio import AudioError
+    from keras_sa.separation import output_paths, separate_file
 
     separator = _load_separator(args.model)
     failures = 0
     for path in inputs:
         target = out_root / path.stem
-        outputs = {name: target / f"{name}.{args.format}" for name in ("vocals", "accompaniment")}
-        existing = [str(p) for p in outputs.values() if p.exists()]
+        existing = [str(p) for p in output_paths(target, args.format).values() if p.exists()]
         if existing and not args.overwrite:
             print(f"keras-sa: error: {existing[0]}: exists (use --overwrite)", file=sys.stderr)
             failures += 1
             continue
         try:
-            samples, rate = load_audio(path, max_seconds=args.max_seconds)
-            seconds = samples.shape[1] / rate
-            target.mkdir(parents=True, exist_ok=True)
-            channels = samples.shape[0]
-            with AudioWriter(outputs["vocals"], rate, channels) as vocals_out, \
-                    AudioWriter(outputs["accompaniment"], rate, channels) as accompaniment_out, \
-                    tqdm(total=samples.shape[1], unit="sample", unit_scale=True, desc=path.name,
-                         disable=args.quiet or seconds < 60, leave=False) as bar:
-                for start, vocals in separator.iter_vocals(samples, rate):
-                    stop = start + vocals.shape[1]
-                    vocals_out.write(vocals)
-                    accompaniment_out.write(samples[:, start:stop] - vocals)
-                    bar.update(vocals.shape[1])
+            with tqdm(unit="sample", unit_scale=True, desc=path.name, disable=args.quiet,
+                      leave=False, delay=5) as bar:
+
+                def progress(done, total):
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                seconds = separate_file(separator, path, target, args.format, args.max_seconds, progress)
         except (AudioError, OSError) as error:
             print(f"keras-sa: error: {error}", file=sys.stderr)
             failures += 1

@@ -24,9 +24,11 @@ blocks; :meth:`Separator.iter_vocals` hands out finished pieces as it goes,
 so a caller that writes them out holds one block, whatever the length.
 """
 
+from pathlib import Path
+
 import numpy as np
 
-from keras_sa.audio.io import resample
+from keras_sa.audio.io import AudioWriter, load_audio, resample
 from keras_sa.audio.signal import istft, model_input, stft
 
 _SHARE_EPS = 1e-6
@@ -206,3 +208,47 @@ class Separator:
             return self.separate(mixture, rate)
 
         return estimate
+
+
+def output_paths(target, fmt="wav"):
+    """``{"vocals": target/vocals.<fmt>, "accompaniment": ...}``."""
+    return {name: Path(target) / f"{name}.{fmt}" for name in ("vocals", "accompaniment")}
+
+
+def separate_file(separator, path, target, fmt="wav", max_seconds=None, progress=None):
+    """Separate an audio file into ``target/vocals.<fmt>`` and ``target/accompaniment.<fmt>``.
+
+    The stems are written block by block as the separator finishes them, so
+    memory holds the decoded input and one block, whatever the length. Each
+    file is written under a temporary name and renamed when complete.
+    Existing files are replaced: checking for them is the caller's choice.
+
+    Args:
+        separator: a :class:`Separator`.
+        path: the input file (any format ``keras_sa.audio.load_audio`` reads).
+        target: folder for the two stems; created if missing.
+        fmt: ``"wav"`` (32-bit float) or ``"flac"`` (24-bit).
+        max_seconds: refuse longer inputs (``AudioError``).
+        progress: optional callable ``progress(samples_done, total)``.
+
+    Returns:
+        The input's duration in seconds.
+
+    Raises:
+        AudioError: the input cannot be read or an output cannot be written.
+        OSError: ``target`` cannot be created.
+    """
+    samples, rate = load_audio(path, max_seconds=max_seconds)
+    outputs = output_paths(target, fmt)
+    Path(target).mkdir(parents=True, exist_ok=True)
+    channels, total = samples.shape
+    with AudioWriter(outputs["vocals"], rate, channels) as vocals_out, AudioWriter(
+        outputs["accompaniment"], rate, channels
+    ) as accompaniment_out:
+        for start, vocals in separator.iter_vocals(samples, rate):
+            stop = start + vocals.shape[1]
+            vocals_out.write(vocals)
+            accompaniment_out.write(samples[:, start:stop] - vocals)
+            if progress is not None:
+                progress(stop, total)
+    return total / rate

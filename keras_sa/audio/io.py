@@ -141,10 +141,13 @@ def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
             path,
             f"too long ({frames.shape[0] / rate:.1f} s; the limit is {max_seconds:g} s)",
         )
-    if not np.isfinite(frames).all():
+    # A sum is NaN or infinite exactly when a sample is (audio cannot
+    # overflow float64), and needs no mask the size of the song.
+    if not np.isfinite(np.sum(frames, dtype=np.float64)):
         raise AudioError(path, "contains NaN or infinite samples")
 
-    samples = np.ascontiguousarray(frames.T)
+    # A transposed view, not a copy: a long song is held in memory once.
+    samples = frames.T
     if mono and samples.shape[0] > 1:
         samples = samples.mean(axis=0, keepdims=True, dtype=np.float32)
     if sample_rate is not None and sample_rate != rate:
