@@ -11,6 +11,8 @@ _LAZY = {
     "ModelConfig": ("keras_sa.models", "ModelConfig"),
     "build_model": ("keras_sa.models", "build"),
     "SignalConfig": ("keras_sa.audio", "SignalConfig"),
+    "Separator": ("keras_sa.separation", "Separator"),
+    "load_model": ("keras_sa.models", "load_model"),
 }
 
 
