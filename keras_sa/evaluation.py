@@ -52,6 +52,7 @@ from typing import NamedTuple
 import numpy as np
 
 from keras_sa.audio.signal import SignalConfig, istft, stft
+from keras_sa.data.tracks import Sources
 
 log = logging.getLogger(__name__)
 
@@ -632,12 +633,10 @@ class TrackClips:
 
     def __iter__(self):
         for track in self.tracks:
-            sources = track.load(self.sample_rate)
-            vocals = sources["vocals"]
-            accompaniment = sources["accompaniment"]
-            mixture = (vocals + accompaniment) / 2
-            references = {"vocals": vocals / 2, "accompaniment": accompaniment / 2}
-            yield Clip(track.name, mixture, references, self.sample_rate)
+            sources = Sources(track.name, **track.load(self.sample_rate))
+            # The references are the halves that make up the MIR-1K mixture.
+            references = {"vocals": sources.vocals / 2, "accompaniment": sources.accompaniment / 2}
+            yield Clip(track.name, sources.mixture, references, self.sample_rate)
 
 
 class MusdbClips:
