@@ -129,7 +129,7 @@ def cmd_train(args):
             strategy=strategy,
             verbose=2,
         )
-    except data.DatasetError as error:
+    except (data.DatasetError, training.ResumeStateError) as error:
         raise CommandError(str(error)) from None
 
 

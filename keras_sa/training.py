@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 BEST_MODEL = "best.keras"
 LAST_MODEL = "last.keras"
+BACKUP = "backup"
 
 
 @keras.saving.register_keras_serializable(package="keras_sa")
@@ -118,6 +119,26 @@ class SaveSeparationModel(keras.callbacks.Callback):
             state = {"epoch": epoch + 1, "monitor": self.monitor, "value": self.best}
             self.state_path.write_text(json.dumps(state, indent=2))
             log.info("epoch %d: new best %s = %.5f", epoch + 1, self.monitor, self.best)
+
+
+class ResumeStateError(ValueError):
+    """A run folder's resume state cannot be read."""
+
+
+def completed_epochs(out_dir):
+    """Epochs that a resumed run in ``out_dir`` will skip: 0 for a new run.
+
+    Read from the resume state that ``keras.callbacks.BackupAndRestore``
+    keeps in ``out_dir/backup`` (it restores the epoch from the same file),
+    so that the training stream can start where the finished epochs left it.
+    """
+    metadata = Path(out_dir) / BACKUP / "training_metadata.json"
+    if not metadata.is_file():
+        return 0
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ResumeStateError(f"{metadata}: unreadable resume state ({error})") from None
 
 
 def compile_for_training(model, steps, learning_rate=1e-3, clipnorm=1.0):
@@ -247,8 +268,8 @@ def _private_run_folder(out_dir, strategy):
     """
     resolver = strategy.cluster_resolver
     private = Path(tempfile.mkdtemp(prefix=f"keras_sa_{resolver.task_type}{resolver.task_id}_"))
-    if (out_dir / "backup").is_dir():
-        shutil.copytree(out_dir / "backup", private / "backup")
+    if (out_dir / BACKUP).is_dir():
+        shutil.copytree(out_dir / BACKUP, private / BACKUP)
     if (out_dir / "best.json").is_file():
         shutil.copy2(out_dir / "best.json", private / "best.json")
     return private
@@ -316,7 +337,7 @@ def fit(
     callbacks = [
         # Kept after the last epoch, so running the same command again on a
         # finished run does nothing and a run given more steps continues.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP), delete_checkpoint=False),
         SaveSeparationModel(separation, run_dir, config),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
@@ -397,12 +418,22 @@ def train_on_dataset(
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "run.json").write_text(json.dumps(run, indent=2))
     log.info("%d training and %d validation tracks", len(train_sources), len(validation_sources))
+    # A resumed run goes on with the examples that follow those its finished
+    # epochs consumed, as if it had never stopped.
+    first_epoch = completed_epochs(out_dir)
+    if first_epoch:
+        log.info("resuming after epoch %d (example %d)", first_epoch, first_epoch * steps_per_epoch * batch_size)
 
     if keras.backend.backend() == "tensorflow":
         from keras_sa.data import pipeline
 
         train_data = pipeline.training_dataset(
-            train_sources, config.signal, batch_size, remix_probability, seed=seed
+            train_sources,
+            config.signal,
+            batch_size,
+            remix_probability,
+            seed=seed,
+            first_example=first_epoch * steps_per_epoch * batch_size,
         )
         # Several replicas split every batch: a partial last one would leave some
         # replica an empty batch (see validation_dataset), so it is left out.
@@ -417,6 +448,7 @@ def train_on_dataset(
             PatchSource(train_sources, config.signal, remix_probability, seed=seed),
             batch_size,
             steps_per_epoch,
+            first_epoch=first_epoch,
         )
         validation_data = PatchBatches(
             PatchSource(validation_sources, config.signal), batch_size, validation=True

@@ -88,6 +88,32 @@ def test_training_stream_is_seeded(sources):
     assert not np.array_equal(batches[0][1].numpy(), batches[1][1].numpy())
 
 
+def test_training_stream_starts_at_any_example(sources):
+    # What a resumed run relies on: starting at example k gives the batches
+    # that the stream from 0 gives after its first k examples.
+    batches = list(pipeline.training_dataset(sources, CONFIG, BATCH, seed=7).take(3))
+    later = first_batch(pipeline.training_dataset(sources, CONFIG, BATCH, seed=7, first_example=2 * BATCH))
+    (features, mixture), targets = batches[2]
+    for x, y in zip(later, (features.numpy(), mixture.numpy(), targets.numpy())):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_patch_batches_make_the_same_stream_as_tf_data(sources):
+    # The backend-neutral feeder (JAX runs) yields the tf.data stream's
+    # batches, and a resumed one (first_epoch) the batches after its epochs.
+    from keras_sa.data.patches import PatchBatches, PatchSource
+
+    batches = list(pipeline.training_dataset(sources, CONFIG, BATCH, seed=7).take(3))
+    expected = [(f.numpy(), m.numpy(), t.numpy()) for (f, m), t in batches]
+    source = PatchSource(sources, CONFIG, seed=7)
+    fresh = PatchBatches(source, BATCH, batches=2)
+    resumed = PatchBatches(source, BATCH, batches=2, first_epoch=1)
+    for batch, index in ((fresh[0], 0), (fresh[1], 1), (resumed[0], 2)):
+        (features, mixture), targets = batch
+        for x, y in zip((features, mixture, targets), expected[index]):
+            np.testing.assert_array_equal(x, y)
+
+
 def test_remix_changes_the_mixtures(sources):
     own = first_batch(
         pipeline.training_dataset(sources, CONFIG, BATCH, remix_probability=0, seed=1)

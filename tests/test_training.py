@@ -230,24 +230,36 @@ def test_fit_resumes_after_a_kill(resumed_run):
 # train_on_dataset
 
 
-def test_train_on_dataset_uses_only_training_singers(tmp_path, mir1k_root):
-    root = tmp_path / "dataset"
-    root.mkdir()
+TRAIN_ARGS = dict(steps=4, batch_size=16, steps_per_epoch=2, learning_rate=3e-3, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def dataset_root(tmp_path_factory, mir1k_root):
+    """Six training-singer clips and two test-singer clips, linked into one folder."""
+    root = tmp_path_factory.mktemp("dataset")
     clips = (*TRAIN_CLIPS, "amy_16_01", "abjones_2_03", "tammy_1_01", "Ani_1_01")
     for clip in clips:
         if not (mir1k_root / clip).is_dir():
             pytest.skip(f"{clip} not found in {mir1k_root}")
         (root / clip).symlink_to(mir1k_root / clip, target_is_directory=True)
-    out = tmp_path / "run"
-    model = training.train_on_dataset(
-        root, FIT_CONFIG, out, steps=4, batch_size=16, steps_per_epoch=2, learning_rate=3e-3,
-        verbose=0,
-    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(tmp_path_factory, dataset_root):
+    out = tmp_path_factory.mktemp("train") / "run"
+    model = training.train_on_dataset(dataset_root, FIT_CONFIG, out, **TRAIN_ARGS)
+    return out, model
+
+
+def test_train_on_dataset_uses_only_training_singers(uninterrupted_run, dataset_root):
+    out, model = uninterrupted_run
     assert isinstance(model, keras.Model)
     run = json.loads((out / "run.json").read_text())
     train, validation = set(run["train_tracks"]), set(run["validation_tracks"])
     assert train and validation and not train & validation
-    assert train | validation == set(clips) - {"tammy_1_01", "Ani_1_01"}
+    clips = {path.name for path in dataset_root.iterdir()}
+    assert train | validation == clips - {"tammy_1_01", "Ani_1_01"}
     songs = {name.rsplit("_", 1)[0] for name in train}
     assert not songs & {name.rsplit("_", 1)[0] for name in validation}
     assert models.ModelConfig.from_dict(run["model"]) == FIT_CONFIG
@@ -258,3 +270,47 @@ def test_train_on_dataset_uses_only_training_singers(tmp_path, mir1k_root):
     assert any((out / "logs").rglob("*tfevents*"))
     _, config = models.load_model(out / "last.keras")
     assert config == FIT_CONFIG
+
+
+def test_train_on_dataset_resumes_where_the_examples_stopped(tmp_path, dataset_root, uninterrupted_run):
+    """Killed after its first epoch and run again, a run ends where an uninterrupted one does."""
+    out = tmp_path / "run"
+    starts = []
+    original = pipeline.training_dataset
+
+    def training_dataset(*args, **kwargs):
+        starts.append(kwargs.get("first_example", 0))
+        return original(*args, **kwargs)
+
+    class KillAfterFirstEpoch(keras.callbacks.CSVLogger):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            self.csv_file.close()
+            raise Killed
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "training_dataset", training_dataset)
+        with pytest.MonkeyPatch.context() as kill:
+            kill.setattr(keras.callbacks, "CSVLogger", KillAfterFirstEpoch)
+            with pytest.raises(Killed):
+                training.train_on_dataset(dataset_root, FIT_CONFIG, out, **TRAIN_ARGS)
+        assert training.completed_epochs(out) == 1
+        training.train_on_dataset(dataset_root, FIT_CONFIG, out, **TRAIN_ARGS)
+    # The second call skipped the first epoch's 2 x 16 examples ...
+    assert starts == [0, TRAIN_ARGS["steps_per_epoch"] * TRAIN_ARGS["batch_size"]]
+    assert training.completed_epochs(out) == 2
+    # ... so it trained on the batches the uninterrupted run trained on: the
+    # two runs end with the same weights (to float rounding), where a resume
+    # that replayed the first epoch's examples ends elsewhere.
+    resumed, _ = models.load_model(out / "last.keras")
+    reference, _ = models.load_model(uninterrupted_run[0] / "last.keras")
+    for a, b in zip(resumed.weights, reference.weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5, err_msg=a.path)
+
+
+def test_unreadable_resume_state_is_one_clear_error(tmp_path):
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "training_metadata.json").write_text("{not json")
+    with pytest.raises(training.ResumeStateError, match="training_metadata.json: unreadable resume state"):
+        training.completed_epochs(tmp_path)
+    assert training.completed_epochs(tmp_path / "new") == 0

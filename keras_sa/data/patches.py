@@ -133,10 +133,12 @@ class PatchBatches(_keras_py_dataset()):
             and endless, so this is only what one pass yields.
         validation: yield the fixed validation patches in order instead
             (``batches`` is then their count, the last batch may be short).
+        first_epoch: number of passes already made (by a run being resumed):
+            the first pass yields the examples that follow theirs.
         **kwargs: ``keras.utils.PyDataset`` options (``workers``, ...).
     """
 
-    def __init__(self, source, batch_size=8, batches=250, validation=False, **kwargs):
+    def __init__(self, source, batch_size=8, batches=250, validation=False, first_epoch=0, **kwargs):
         super().__init__(**kwargs)
         self.source = source
         self.batch_size = batch_size
@@ -145,7 +147,7 @@ class PatchBatches(_keras_py_dataset()):
             self.starts = source.validation_starts()
             batches = -(-len(self.starts) // batch_size)
         self.batches = batches
-        self.epoch = 0
+        self.epoch = first_epoch
 
     def on_epoch_end(self):
         self.epoch += 1  # the next pass draws new random examples

@@ -51,6 +51,7 @@ def training_dataset(
     remix_probability=0.5,
     gain_db=6.0,
     seed=0,
+    first_example=0,
 ):
     """An endless, batched dataset of random training patches.
 
@@ -62,12 +63,14 @@ def training_dataset(
         remix_probability, gain_db, seed: see
             :class:`keras_sa.data.patches.PatchSource`; the same seed gives
             the same stream of examples.
+        first_example: index in that stream of the first example; a resumed
+            run starts after the examples its finished epochs consumed.
 
     Returns:
         A ``tf.data.Dataset`` of ``((features, mixture), targets)`` batches.
     """
     source = PatchSource(sources, config, remix_probability, gain_db, seed)
-    dataset = _mapped(source, tf.data.Dataset.counter(), source.random_example)
+    dataset = _mapped(source, tf.data.Dataset.counter(start=first_example), source.random_example)
     options = _shard_by_data(tf.data.Options())
     options.deterministic = True
     return (
