@@ -173,16 +173,18 @@ def _is_multi_worker(strategy):
     )
 
 
-class _AverageOverWorkers(keras.callbacks.Callback):
-    """Averages variables that are not trained (BatchNorm statistics) over workers.
+class _AverageOverReplicas(keras.callbacks.Callback):
+    """Averages variables that are not trained (BatchNorm statistics) over replicas.
 
     Keras 3 creates BatchNormalization's moving mean and variance with no
-    cross-replica aggregation (tf.keras averaged them when read), so under
-    ``MultiWorkerMirroredStrategy`` each worker updates its copy from its own
-    batches only and the copies drift apart, while the trained weights stay
-    identical. Averaging them before each validation and at each epoch's end
-    gives every worker the same statistics, from all the data, for
-    validation, the checkpoints and the backup.
+    cross-replica aggregation (tf.keras averaged them when read), so under a
+    strategy with several replicas (MirroredStrategy on several GPUs, or
+    MultiWorkerMirroredStrategy) each replica updates its copy from its own
+    part of the batches only and the copies drift apart, while the trained
+    weights stay identical; a checkpoint then holds the first replica's
+    statistics alone. Averaging them before each validation and at each
+    epoch's end gives every replica the same statistics, from all the data,
+    for validation, the checkpoints and the backup.
     """
 
     def __init__(self, variables, strategy):
@@ -343,8 +345,8 @@ def fit(
     ]
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50))
-    if _is_multi_worker(strategy):  # first: before the others save the model
-        callbacks.insert(0, _AverageOverWorkers(separation.non_trainable_variables, strategy))
+    if strategy is not None and strategy.num_replicas_in_sync > 1:  # first: before the others save
+        callbacks.insert(0, _AverageOverReplicas(separation.non_trainable_variables, strategy))
     try:
         training_model.fit(
             train_data,
