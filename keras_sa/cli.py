@@ -93,16 +93,29 @@ def cmd_train(args):
     if args.distribute == "multiworker":
         _check_tf_config()
     _set_threads(args.threads)
-    from keras_sa import data, models, training
+    from keras_sa import data, models, pretrained, training
 
+    initial_model = None
+    if args.init:
+        try:
+            initial_model = pretrained.resolve(args.init)
+            init_config = models.read_config(initial_model)
+        except (pretrained.UnknownModelError, models.ModelFileError) as error:
+            raise CommandError(f"--init: {error}") from None
     try:
-        if args.config:
+        if args.init and not args.config and args.model is None:
+            config = init_config
+        elif args.config:
             with open(args.config) as handle:
                 config = models.ModelConfig.from_json(handle.read())
         else:
-            config = models.get_preset(args.model)
+            config = models.get_preset(args.model or "sa_shn_mobile")
     except (OSError, ValueError, TypeError) as error:
         raise CommandError(f"{args.config or args.model}: {error}") from None
+    if args.init and config != init_config:
+        raise CommandError(
+            f"--init {args.init}: that model is a {init_config.name}, not the {config.name} to train"
+        )
     strategy = None
     if args.distribute == "mirrored":
         import tensorflow as tf
@@ -127,6 +140,7 @@ def cmd_train(args):
             layout=args.layout,
             seed=args.seed,
             strategy=strategy,
+            initial_model=initial_model,
             verbose=2,
         )
     except (data.DatasetError, training.ResumeStateError) as error:
@@ -513,7 +527,7 @@ def build_parser():
     train = commands.add_parser("train", help="train a model on a dataset folder")
     train.add_argument("data", help="dataset folder (MIR-1K stems or Wavfile, stem folders, MUSDB18)")
     train.add_argument("-o", "--out", required=True, help="run folder (resumed if it exists)")
-    train.add_argument("--model", default="sa_shn_mobile", help="preset name (default: %(default)s)")
+    train.add_argument("--model", help="preset name (default: sa_shn_mobile, or the --init model's)")
     train.add_argument("--config", help="model config JSON instead of a preset")
     train.add_argument("--layout", default="auto", choices=["auto", "mir1k-wav", "stems", "musdb", "musdb-wav"])
     train.add_argument("--steps", type=int, default=10000)
@@ -523,6 +537,10 @@ def build_parser():
     train.add_argument("--remix", type=float, default=0.5, help="probability of a remixed example")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
+    train.add_argument(
+        "--init", metavar="MODEL",
+        help="start from this model's weights (bundled name or .keras file; its config is used)",
+    )
     train.add_argument(
         "--distribute", choices=["none", "mirrored", "multiworker"], default="none",
         help="multiworker: one process per worker, cluster and role from TF_CONFIG "

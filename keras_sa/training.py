@@ -362,6 +362,14 @@ def fit(
     return separation
 
 
+def _describe_file(path):
+    """Name and SHA-256 of a file, so that a run records what it started from."""
+    import hashlib
+
+    path = Path(path)
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def train_on_dataset(
     data_root,
     model_config,
@@ -376,6 +384,7 @@ def train_on_dataset(
     mir1k_protocol=True,
     seed=0,
     strategy=None,
+    initial_model=None,
     verbose=2,
 ):
     """Train a model on a dataset folder: the path behind ``keras-sa train``.
@@ -384,6 +393,12 @@ def train_on_dataset(
     ``mir1k_protocol`` is set): only the training singers are used, and a
     validation set of whole songs is held out from them. The run's settings
     are written to ``out_dir/run.json``.
+
+    ``initial_model`` (a ``.keras`` file written by
+    :func:`keras_sa.models.save_model`) starts the run from that model's
+    weights instead of a random initialization: a warm restart, with a new
+    schedule of ``steps`` steps. Its config must equal ``model_config``. A
+    resumed run restores its own last epoch, whatever the initial model.
 
     Returns:
         The trained separation model.
@@ -402,9 +417,20 @@ def train_on_dataset(
     train_sources = data.load_sources(train_tracks, rate, progress=verbose > 0)
     validation_sources = data.load_sources(validation_tracks, rate, progress=verbose > 0)
 
+    initial_weights = None
+    if initial_model is not None:
+        initial, initial_config = models.load_model(initial_model)
+        if initial_config != config:
+            raise models.ModelFileError(
+                f"{initial_model}: its config ({initial_config.name}) differs from the model to train"
+                f" ({config.name})"
+            )
+        initial_weights = initial.get_weights()
+
     out_dir = Path(out_dir)
     run = {
         "model": config.to_dict(),
+        "initial_model": None if initial_model is None else _describe_file(initial_model),
         "data_root": str(data_root),
         "train_tracks": [s.name for s in train_sources],
         "validation_tracks": [s.name for s in validation_sources],
@@ -455,8 +481,14 @@ def train_on_dataset(
         validation_data = PatchBatches(
             PatchSource(validation_sources, config.signal), batch_size, validation=True
         )
+    def build():
+        model = models.build(config)
+        if initial_weights is not None:
+            model.set_weights(initial_weights)
+        return model
+
     return fit(
-        lambda: models.build(config),
+        build,
         train_data,
         validation_data,
         out_dir,

@@ -145,3 +145,19 @@ def test_train_errors_are_one_line(tmp_path, capsys):
     assert "dataset folder not found" in capsys.readouterr().err
     assert cli.main(["train", str(tmp_path), "-o", str(tmp_path / "run"), "--model", "nope"]) == 1
     assert "unknown preset" in capsys.readouterr().err
+
+
+def test_train_init_errors_are_one_line(tmp_path, small_model_file, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    run = str(tmp_path / "run")
+    assert cli.main(["train", str(data), "-o", run, "--init", "no_such_model"]) == 1
+    assert "--init: unknown model 'no_such_model'" in capsys.readouterr().err
+    not_a_model = tmp_path / "model.keras"
+    not_a_model.write_bytes(b"not a zip")
+    assert cli.main(["train", str(data), "-o", run, "--init", str(not_a_model)]) == 1
+    assert "unreadable model file" in capsys.readouterr().err
+    # The small model is not the preset asked for: refused before any data is read.
+    assert cli.main(["train", str(data), "-o", run, "--init", small_model_file, "--model", "shn_mobile"]) == 1
+    assert "that model is a small, not the shn_mobile to train" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

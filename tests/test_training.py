@@ -314,3 +314,30 @@ def test_unreadable_resume_state_is_one_clear_error(tmp_path):
     with pytest.raises(training.ResumeStateError, match="training_metadata.json: unreadable resume state"):
         training.completed_epochs(tmp_path)
     assert training.completed_epochs(tmp_path / "new") == 0
+
+
+def test_train_on_dataset_starts_from_an_initial_model(tmp_path, dataset_root, uninterrupted_run):
+    """A warm restart begins from the given model's weights, and its run records the file."""
+    initial_path = uninterrupted_run[0] / "last.keras"
+    initial, _ = models.load_model(initial_path)
+    out = tmp_path / "warm"
+    # A learning rate so small that the trained weights cannot move visibly:
+    # what the run ends with is what it started from.
+    args = dict(TRAIN_ARGS, steps=2, learning_rate=1e-12)
+    keras.utils.set_random_seed(5)
+    model = training.train_on_dataset(dataset_root, FIT_CONFIG, out, initial_model=initial_path, **args)
+    for a, b in zip(model.trainable_weights, initial.trainable_weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-7, err_msg=a.path)
+    # A fresh initialization would be far from it.
+    fresh = models.build(FIT_CONFIG)
+    assert max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(fresh.trainable_weights, initial.trainable_weights)
+    ) > 0.1
+    run = json.loads((out / "run.json").read_text())
+    assert run["initial_model"]["path"] == str(initial_path)
+    assert len(run["initial_model"]["sha256"]) == 64
+
+    other = FIT_CONFIG.replace(name="other", channels=(4, 6))
+    with pytest.raises(models.ModelFileError, match="differs from the model to train"):
+        training.train_on_dataset(dataset_root, other, tmp_path / "other", initial_model=initial_path, **args)
