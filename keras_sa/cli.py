@@ -143,7 +143,7 @@ def cmd_train(args):
             initial_model=initial_model,
             verbose=2,
         )
-    except (data.DatasetError, training.ResumeStateError) as error:
+    except (data.DatasetError, training.ResumeStateError, models.ModelFileError) as error:
         raise CommandError(str(error)) from None
 
 

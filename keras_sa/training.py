@@ -363,7 +363,7 @@ def fit(
 
 
 def _describe_file(path):
-    """Name and SHA-256 of a file, so that a run records what it started from."""
+    """Path and SHA-256 of a file, so that a run records what it started from."""
     import hashlib
 
     path = Path(path)
@@ -407,16 +407,6 @@ def train_on_dataset(
 
     keras.utils.set_random_seed(seed)
     config = model_config if isinstance(model_config, models.ModelConfig) else models.get_preset(model_config)
-    tracks = data.discover(data_root, layout=layout)
-    if mir1k_protocol and all(t.name.count("_") >= 2 for t in tracks):
-        tracks, _ = data.mir1k_split(tracks)
-        if not tracks:
-            raise data.DatasetError(f"{data_root}: no clips of the MIR-1K training singers")
-    train_tracks, validation_tracks = data.validation_split(tracks, validation_fraction)
-    rate = config.signal.sample_rate
-    train_sources = data.load_sources(train_tracks, rate, progress=verbose > 0)
-    validation_sources = data.load_sources(validation_tracks, rate, progress=verbose > 0)
-
     initial_weights = None
     if initial_model is not None:
         initial, initial_config = models.load_model(initial_model)
@@ -426,6 +416,16 @@ def train_on_dataset(
                 f" ({config.name})"
             )
         initial_weights = initial.get_weights()
+
+    tracks = data.discover(data_root, layout=layout)
+    if mir1k_protocol and all(t.name.count("_") >= 2 for t in tracks):
+        tracks, _ = data.mir1k_split(tracks)
+        if not tracks:
+            raise data.DatasetError(f"{data_root}: no clips of the MIR-1K training singers")
+    train_tracks, validation_tracks = data.validation_split(tracks, validation_fraction)
+    rate = config.signal.sample_rate
+    train_sources = data.load_sources(train_tracks, rate, progress=verbose > 0)
+    validation_sources = data.load_sources(validation_tracks, rate, progress=verbose > 0)
 
     out_dir = Path(out_dir)
     run = {
@@ -481,6 +481,7 @@ def train_on_dataset(
         validation_data = PatchBatches(
             PatchSource(validation_sources, config.signal), batch_size, validation=True
         )
+
     def build():
         model = models.build(config)
         if initial_weights is not None:
