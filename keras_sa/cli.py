@@ -14,6 +14,17 @@ class CommandError(Exception):
     """An error to report on one line, with a non-zero exit."""
 
 
+def _positive_int(text):
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _quiet_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -229,7 +240,7 @@ def cmd_evaluate(args):
         for label, estimator in methods:
             clips = evaluation.MusdbClips(tracks, rate)
             try:
-                records = evaluation.evaluate_museval(clips, estimator)
+                records = evaluation.evaluate_museval(clips, estimator, jobs=args.jobs)
             except (data.DatasetError, AudioError) as error:  # a track that cannot be read
                 raise CommandError(str(error)) from None
             summary = evaluation.summarize_museval(records)
@@ -244,7 +255,9 @@ def cmd_evaluate(args):
     rate = args.sample_rate or 16000
     print(f"{len(tracks)} clips, scored at {rate} Hz")
     for label, estimator in methods:
-        records = evaluation.evaluate_tracks(evaluation.TrackClips(tracks, rate), estimator)
+        records = evaluation.evaluate_tracks(
+            evaluation.TrackClips(tracks, rate), estimator, jobs=args.jobs
+        )
         summary = evaluation.summarize(records)
         evaluation.write_results(records, summary, out, label)
         print(
@@ -593,6 +606,10 @@ def build_parser():
     evaluate.add_argument("--every", type=int, default=1, help="take every N-th clip (quick checks)")
     evaluate.add_argument("--limit", type=int, default=0, help="at most this many clips")
     evaluate.add_argument("--threads", type=int, default=0)
+    evaluate.add_argument(
+        "--jobs", type=_positive_int, default=1,
+        help="processes that score clips while the next ones are separated (default: %(default)s)",
+    )
     evaluate.set_defaults(func=cmd_evaluate)
 
     verify_tflite = commands.add_parser(

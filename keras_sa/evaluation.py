@@ -40,7 +40,9 @@ an epsilon to the signals):
   from the means and counted in the summary.
 """
 
+import collections
 import csv
+import functools
 import inspect
 import json
 import logging
@@ -151,7 +153,11 @@ def _accepts_sample_rate(fn):
     )
 
 
-def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources=SOURCES):
+def _bss_score(references, estimates, mixture, rate, sources):
+    return bss_eval(references, estimates, mixture, sources)
+
+
+def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources=SOURCES, jobs=1):
     """Run ``estimator`` on every clip and score it with :func:`bss_eval`.
 
     Args:
@@ -161,6 +167,9 @@ def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources
         sample_rate: rate assumed for a clip whose rate is ``None``.
         progress: show a tqdm progress bar.
         sources: the sources to score.
+        jobs: worker processes that score clips while this process runs
+            the estimator on the next ones (1: score here, one clip at a
+            time). The records are the same either way.
 
     Returns:
         A list of per-clip records: ``name``, ``length`` (samples),
@@ -172,15 +181,13 @@ def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources
         ValueError: the mixture is not mono, or the estimator returned
             estimates of the wrong shape (a bug, not a property of the clip).
     """
-
-    def score(references, estimates, mixture, rate):
-        return bss_eval(references, estimates, mixture, sources)
-
+    score = functools.partial(_bss_score, sources=sources)
     return _evaluate(tracks, estimator, score, _BSS_METRICS, False, sample_rate, progress,
-                     sources, "nsdr")
+                     sources, "nsdr", jobs)
 
 
-def _evaluate(clips, estimator, score, metrics, stereo, sample_rate, progress, sources, shown):
+def _evaluate(clips, estimator, score, metrics, stereo, sample_rate, progress, sources, shown,
+              jobs=1):
     """The per-clip loop of both protocols: estimate, check, score, record.
 
     Args:
@@ -188,12 +195,14 @@ def _evaluate(clips, estimator, score, metrics, stereo, sample_rate, progress, s
         estimator: see the module docstring.
         score: ``score(references, estimates, mixture, rate) -> {key: float}``;
             may raise ``ValueError`` or ``LinAlgError`` for an unscorable clip.
+            With ``jobs > 1`` it must be picklable (a module-level function).
         metrics: metric names; records hold ``f"{source}_{metric}"``.
         stereo: mixtures are ``(channels, n)`` (else mono ``(n,)``).
         sample_rate: rate assumed for a clip whose rate is ``None``.
         progress: show a tqdm progress bar.
         sources: the sources to score.
         shown: metric of the vocals shown on the progress bar.
+        jobs: processes that score (see :func:`evaluate_tracks`).
 
     Returns:
         The per-clip records (see :func:`evaluate_tracks`; stereo records
@@ -201,57 +210,89 @@ def _evaluate(clips, estimator, score, metrics, stereo, sample_rate, progress, s
     """
     from tqdm.auto import tqdm
 
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     pass_rate = _accepts_sample_rate(estimator)
     total = len(clips) if hasattr(clips, "__len__") else None
     records = []
     bar = tqdm(clips, total=total, disable=not progress, desc="evaluating", unit="clip")
-    for clip in bar:
-        name, mixture, references, rate = clip
-        rate = int(rate) if rate is not None else int(sample_rate)
-        mixture = np.asarray(mixture, dtype=np.float32)
-        if mixture.ndim != (2 if stereo else 1):
-            expected = "(channels, n)" if stereo else "mono (n,)"
-            raise ValueError(f"{name}: mixture must be {expected}, got {mixture.shape}")
-        record = {"name": name, "length": mixture.shape[-1], "sample_rate": rate}
-        if stereo:
-            record["channels"] = mixture.shape[0]
-        record["status"] = "ok"
-        record.update({f"{s}_{m}": math.nan for s in sources for m in metrics})
-        record["note"] = ""
-        records.append(record)
 
-        silent = [s for s in sources if not np.any(np.asarray(references[s]))]
-        if silent:
-            record["status"] = "skipped"
-            record["note"] = f"silent reference: {', '.join(silent)}"
-            log.warning("skipping %s: %s", name, record["note"])
-            continue
-
-        if pass_rate:
-            estimates = estimator(mixture, references, sample_rate=rate)
-        else:
-            estimates = estimator(mixture, references)
-        for s in sources:
-            shape = np.shape(estimates[s])
-            if shape != mixture.shape:
-                raise ValueError(
-                    f"{name}: estimate {s!r} has shape {shape}, expected {mixture.shape}"
-                )
-        bad = [s for s in sources if not np.all(np.isfinite(estimates[s]))]
-        if bad:
-            record["status"] = "failed"
-            record["note"] = f"non-finite estimate: {', '.join(bad)}"
-            log.warning("%s failed: %s", name, record["note"])
-            continue
+    def finish(record, scores):
+        """Fill ``record`` from ``scores()``, or mark it failed."""
         try:
-            record.update(score(references, estimates, mixture, rate))
+            record.update(scores())
         except (ValueError, np.linalg.LinAlgError) as error:
             record["status"] = "failed"
             record["note"] = str(error).split(".")[0]
-            log.warning("%s failed: %s", name, error)
-            continue
+            log.warning("%s failed: %s", record["name"], error)
+            return
         if progress and "vocals" in sources:
             bar.set_postfix({f"vocals_{shown}": f"{record[f'vocals_{shown}']:.2f}"})
+
+    executor, pending = None, collections.deque()
+    if jobs > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        # Spawned, not forked: a fork would copy this process's running
+        # TensorFlow threads; the workers import numpy and the metrics only.
+        executor = concurrent.futures.ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("spawn")
+        )
+    try:
+        for clip in bar:
+            name, mixture, references, rate = clip
+            rate = int(rate) if rate is not None else int(sample_rate)
+            mixture = np.asarray(mixture, dtype=np.float32)
+            if mixture.ndim != (2 if stereo else 1):
+                expected = "(channels, n)" if stereo else "mono (n,)"
+                raise ValueError(f"{name}: mixture must be {expected}, got {mixture.shape}")
+            record = {"name": name, "length": mixture.shape[-1], "sample_rate": rate}
+            if stereo:
+                record["channels"] = mixture.shape[0]
+            record["status"] = "ok"
+            record.update({f"{s}_{m}": math.nan for s in sources for m in metrics})
+            record["note"] = ""
+            records.append(record)
+
+            silent = [s for s in sources if not np.any(np.asarray(references[s]))]
+            if silent:
+                record["status"] = "skipped"
+                record["note"] = f"silent reference: {', '.join(silent)}"
+                log.warning("skipping %s: %s", name, record["note"])
+                continue
+
+            if pass_rate:
+                estimates = estimator(mixture, references, sample_rate=rate)
+            else:
+                estimates = estimator(mixture, references)
+            for s in sources:
+                shape = np.shape(estimates[s])
+                if shape != mixture.shape:
+                    raise ValueError(
+                        f"{name}: estimate {s!r} has shape {shape}, expected {mixture.shape}"
+                    )
+            bad = [s for s in sources if not np.all(np.isfinite(estimates[s]))]
+            if bad:
+                record["status"] = "failed"
+                record["note"] = f"non-finite estimate: {', '.join(bad)}"
+                log.warning("%s failed: %s", name, record["note"])
+                continue
+            if executor is None:
+                finish(record, functools.partial(score, references, estimates, mixture, rate))
+                continue
+            pending.append((record, executor.submit(score, references, estimates, mixture, rate)))
+            # A few clips in flight per worker keep them busy without holding
+            # every clip's estimates in memory.
+            while len(pending) > 2 * jobs:
+                done, future = pending.popleft()
+                finish(done, future.result)
+        while pending:
+            done, future = pending.popleft()
+            finish(done, future.result)
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
     return records
 
 
@@ -547,7 +588,13 @@ def per_channel(estimator):
     return stereo
 
 
-def evaluate_museval(clips, estimator, progress=True, sources=SOURCES):
+def _museval_score(references, estimates, mixture, rate, sources):
+    # museval wants (n, channels).
+    return museval_scores({s: np.asarray(references[s]).T for s in sources},
+                          {s: np.asarray(estimates[s]).T for s in sources}, rate)
+
+
+def evaluate_museval(clips, estimator, progress=True, sources=SOURCES, jobs=1):
     """MUSDB18 / SiSEC protocol: museval scores of every stereo clip.
 
     Args:
@@ -559,6 +606,7 @@ def evaluate_museval(clips, estimator, progress=True, sources=SOURCES):
             wrapped in :func:`per_channel`).
         progress: show a tqdm progress bar.
         sources: the sources to score.
+        jobs: processes that score (see :func:`evaluate_tracks`).
 
     Returns:
         A list of per-track records: ``name``, ``length`` (samples),
@@ -571,14 +619,9 @@ def evaluate_museval(clips, estimator, progress=True, sources=SOURCES):
         ValueError: a mixture is not ``(channels, n)``, or the estimator
             returned estimates of another shape.
     """
-
-    def score(references, estimates, mixture, rate):
-        # museval wants (n, channels).
-        return museval_scores({s: np.asarray(references[s]).T for s in sources},
-                              {s: np.asarray(estimates[s]).T for s in sources}, rate)
-
+    score = functools.partial(_museval_score, sources=sources)
     return _evaluate(clips, estimator, score, _MUSEVAL_METRICS, True, None, progress, sources,
-                     "sdr")
+                     "sdr", jobs)
 
 
 def summarize_museval(records):

@@ -120,7 +120,7 @@ def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, small_mo
     code = cli.main(
         ["evaluate", str(mir1k_root), "-o", str(out), "--model", small_model_file,
          "--model", small_model_file, "--baseline", "irm", "--split", "test",
-         "--every", "100", "--limit", "2"]
+         "--every", "100", "--limit", "2", "--jobs", "2"]
     )
     assert code == 0
     printed = capsys.readouterr().out

@@ -199,6 +199,26 @@ def test_unscorable_estimate_fails_with_nan(short_clip):
     assert math.isnan(summary["vocals_gnsdr"])
 
 
+def test_scoring_in_worker_processes_gives_the_same_records(clips, short_clip, irm_records):
+    """``jobs=2`` scores in spawned processes: the same records, failures included, in order."""
+
+    def mute_vocals_of_the_short_clip(mixture, references, sample_rate=None):
+        if mixture.shape == short_clip.mixture.shape:
+            return {"vocals": np.zeros_like(mixture), "accompaniment": mixture}
+        return irm(mixture, references, sample_rate=sample_rate)
+
+    irm = ideal_ratio_mask()
+    order = [clips[0], short_clip, clips[1], clips[2]]
+    records = evaluate_tracks(order, mute_vocals_of_the_short_clip, progress=False, jobs=2)
+    assert [r["name"] for r in records] == [c.name for c in order]
+    assert [r["status"] for r in records] == ["ok", "failed", "ok", "ok"]
+    assert records[1]["note"] and math.isnan(records[1]["vocals_sdr"])
+    for parallel, serial in zip([records[0], *records[2:]], irm_records):
+        assert parallel == serial
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        evaluate_tracks(order, irm, progress=False, jobs=0)
+
+
 def test_wrong_estimate_shape_raises(short_clip):
     def truncating(mixture, references):
         return {s: mixture[:-1] for s in SOURCES}
