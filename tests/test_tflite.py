@@ -215,15 +215,27 @@ def test_tflite_backend_of_separate_agrees_with_keras(converted, small_model_fil
     np.testing.assert_allclose(outputs["tflite"], outputs["keras"], atol=1e-4)
 
 
-def test_bundled_int8_model_passes_the_gate(splits):
+@pytest.mark.parametrize("quantization", ["int8", "dynamic"])
+def test_bundled_tflite_models_are_tflite_models_ones(quantization):
     from pathlib import Path
 
     from keras_sa import pretrained
 
-    path = pretrained.resolve_tflite("default")
+    path = pretrained.HERE / f"{pretrained.DEFAULT}_{quantization}.tflite"
     committed = Path(__file__).resolve().parents[1] / "tflite" / "models" / path.name
-    assert path.read_bytes() == committed.read_bytes(), "the packaged int8 model is not tflite/models' one"
+    assert path.is_file(), f"{path.name} is not bundled"
+    assert path.read_bytes() == committed.read_bytes(), f"the packaged {path.name} is not tflite/models' one"
+    contract = path.with_suffix(".json")
+    assert contract.read_bytes() == committed.with_suffix(".json").read_bytes()
+    assert json.loads(contract.read_text())["quantization"] == quantization
     assert path.stat().st_size <= 3e6
+
+
+def test_bundled_int8_model_passes_the_gate(splits):
+    from keras_sa import pretrained
+
+    path = pretrained.resolve_tflite("default")
+    assert path.name == f"{pretrained.DEFAULT}_int8.tflite"
     separator = Separator.from_pretrained(backend="tflite", threads=2)
     model, config = load_model(pretrained.resolve("default"))
     assert separator.config == config
