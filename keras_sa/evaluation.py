@@ -43,12 +43,15 @@ an epsilon to the signals):
 import collections
 import csv
 import functools
+import importlib.util
 import inspect
 import json
 import logging
 import math
 import os
+import sys
 import warnings
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -514,13 +517,28 @@ def mixture_baseline():
 # MUSDB18 / SiSEC
 
 
-def _museval():
-    try:
-        import museval
-    except RuntimeError as error:
-        # museval imports musdb -> stempeg, which refuses to load without ffmpeg.
-        raise RuntimeError(f"museval needs ffmpeg on PATH ({error})") from None
-    return museval
+def _museval_metrics():
+    """museval's ``metrics`` module (BSS Eval v4), loaded without the museval package.
+
+    ``import museval`` runs its ``__init__``, which imports musdb and so
+    stempeg, and stempeg refuses to load without ffmpeg. The metrics module
+    itself needs only numpy and scipy, and scoring WAV data must not need
+    ffmpeg, so it is loaded from its file on its own.
+    """
+    module = sys.modules.get(_MUSEVAL_METRICS_MODULE)
+    if module is None:
+        package = importlib.util.find_spec("museval")  # finds, does not import
+        if package is None or not package.submodule_search_locations:
+            raise RuntimeError("museval is not installed")
+        path = Path(next(iter(package.submodule_search_locations))) / "metrics.py"
+        spec = importlib.util.spec_from_file_location(_MUSEVAL_METRICS_MODULE, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[_MUSEVAL_METRICS_MODULE] = module
+    return module
+
+
+_MUSEVAL_METRICS_MODULE = "keras_sa._museval_metrics"
 
 
 def museval_scores(references, estimates, rate, window_seconds=1.0, hop_seconds=1.0):
@@ -547,8 +565,15 @@ def museval_scores(references, estimates, rate, window_seconds=1.0, hop_seconds=
     ref, est = stack(references), stack(estimates)
     if ref.shape != est.shape:
         raise ValueError(f"references {ref.shape} and estimates {est.shape} differ")
-    sdr, isr, sir, sar = _museval().evaluate(
-        ref, est, win=int(window_seconds * rate), hop=int(hop_seconds * rate)
+    # What museval.evaluate(mode="v4") runs; its padding is a no-op here, the shapes being equal.
+    sdr, isr, sir, sar, _ = _museval_metrics().bss_eval(
+        ref,
+        est,
+        compute_permutation=False,
+        window=int(window_seconds * rate),
+        hop=int(hop_seconds * rate),
+        framewise_filters=False,
+        bsseval_sources_version=False,
     )
     scores = {}
     for i, name in enumerate(names):

@@ -8,6 +8,9 @@ folder. Synthetic tones keep the tests independent of ``../shared/data``.
 
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -280,3 +283,46 @@ def test_evaluate_musdb_errors_are_one_line(tmp_path, small_model_file, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert err == ["keras-sa: error: --split is for --protocol mir1k; with musdb use --subset"]
+
+
+# ---------------------------------------------------------------------------
+# ffmpeg is needed for .stem.mp4 only
+
+
+def _run_without_ffmpeg(tmp_path, args):
+    """``keras-sa ARGS`` in a fresh process whose PATH holds no ffmpeg or ffprobe."""
+    empty = tmp_path / "no_ffmpeg_bin"
+    empty.mkdir()
+    script = (
+        "import sys\n"
+        "from keras_sa import cli\n"
+        "code = cli.main(sys.argv[1:])\n"
+        "print('imported:', sorted(m for m in ('musdb', 'stempeg') if m in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    env = dict(os.environ, PATH=str(empty))
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_evaluate_musdb_hq_needs_no_ffmpeg(tmp_path, musdb_hq_root, small_model_file):
+    root, _ = musdb_hq_root
+    out = tmp_path / "results"
+    result = _run_without_ffmpeg(tmp_path, ["evaluate", str(root), "-o", str(out), "--protocol",
+                                            "musdb", "--subset", "train", "--model", small_model_file])
+    assert result.returncode == 0, result.stderr
+    assert "imported: []" in result.stdout
+    rows, summary = _read(out, "small")
+    assert [r["name"] for r in rows] == ["Delta - Four"] and rows[0]["status"] == "ok"
+    assert np.isfinite(summary["vocals_sdr"])
+
+
+def test_stem_mp4_without_ffmpeg_is_a_one_line_error(tmp_path, small_model_file):
+    root = tmp_path / "musdb"
+    (root / "test").mkdir(parents=True)
+    (root / "test" / "Alpha - One.stem.mp4").write_bytes(b"\0" * 64)
+    result = _run_without_ffmpeg(tmp_path, ["evaluate", str(root), "-o", str(tmp_path / "out"),
+                                            "--protocol", "musdb", "--model", small_model_file])
+    err = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(err) == 1, result.stderr
+    assert err[0].startswith("keras-sa: error:") and "need ffmpeg" in err[0]

@@ -222,16 +222,30 @@ def _stem_loader(vocals_path, accompaniment_paths):
 
 
 # ----------------------------------------------------------------------------
-# MUSDB18 (.stem.mp4 or the HQ wav layout) through the musdb package.
+# MUSDB18: .stem.mp4 through the musdb package, the HQ wav layout as stem folders.
+
+
+def musdb_hq_tracks(root, subset="train"):
+    """Tracks of a MUSDB18-HQ folder: ``<root>/<subset>/<track>/{mixture,drums,bass,other,vocals}.wav``.
+
+    Read as stem folders with libsndfile, so no ffmpeg is needed. The
+    accompaniment is drums + bass + other, musdb's ``accompaniment`` target;
+    the stored mixture is not used.
+
+    Raises:
+        DatasetError: the subset folder is missing or holds no track.
+    """
+    return stem_folder_tracks(_folder(Path(root) / subset))
 
 
 def musdb_tracks(root, subset="train", is_wav=False):
-    """Tracks of a MUSDB18 or MUSDB18-HQ folder, read by the ``musdb`` package.
+    """Tracks of a MUSDB18 or MUSDB18-HQ folder.
 
     Args:
         root: the dataset folder: ``<root>/<subset>/<track>.stem.mp4``
-            (MUSDB18), or ``<root>/<subset>/<track>/{mixture,drums,bass,
-            other,vocals}.wav`` (MUSDB18-HQ, ``is_wav=True``).
+            (MUSDB18, read by the ``musdb`` package, which needs ffmpeg), or
+            ``<root>/<subset>/<track>/{mixture,drums,bass,other,vocals}.wav``
+            (MUSDB18-HQ, ``is_wav=True``, see :func:`musdb_hq_tracks`).
         subset: ``"train"`` or ``"test"``.
         is_wav: read the HQ wav layout.
 
@@ -241,9 +255,19 @@ def musdb_tracks(root, subset="train", is_wav=False):
         mixture is not used.
 
     Raises:
-        DatasetError: the folder is missing or musdb finds no track in it.
+        DatasetError: the folder is missing, musdb finds no track in it, or
+            ffmpeg is missing for ``.stem.mp4`` files.
     """
-    import musdb
+    if is_wav:
+        return musdb_hq_tracks(root, subset)
+    try:
+        import musdb
+    except RuntimeError:
+        # stempeg (imported by musdb) raises at import time without ffmpeg.
+        raise DatasetError(
+            f"{root}: MUSDB18 .stem.mp4 files need ffmpeg and ffprobe on PATH (install ffmpeg,"
+            " or use the MUSDB18-HQ wav layout, which does not)"
+        ) from None
 
     root = _folder(root)
     db = musdb.DB(root=str(root), subsets=subset, is_wav=is_wav)
@@ -277,8 +301,7 @@ def detect_layout(root):
     if any(root.glob("*/*.stem.mp4")) or any(root.glob("*.stem.mp4")):
         return "musdb"
     if any(root.glob("train/*/mixture.wav")) or any(root.glob("test/*/mixture.wav")):
-        # MUSDB18-HQ: as stem folders its track folders sit one level too
-        # deep (under train/ and test/), so it must go through musdb.
+        # MUSDB18-HQ: its track folders sit one level deeper, under train/ and test/.
         return "musdb-wav"
     return "stems"
 
@@ -291,7 +314,7 @@ def discover(root, layout="auto", subset="train"):
         layout: ``"mir1k-wav"`` (original MIR-1K), ``"stems"`` (stem
             folders; MIR-1K song grouping when track names look like MIR-1K
             clips), ``"musdb"`` (MUSDB18 ``.stem.mp4`` via musdb),
-            ``"musdb-wav"`` (MUSDB18-HQ via musdb), or ``"auto"``.
+            ``"musdb-wav"`` (MUSDB18-HQ wav stems), or ``"auto"``.
         subset: the MUSDB18 subset, ``"train"`` or ``"test"``; ignored by
             the other layouts.
 
