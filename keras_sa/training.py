@@ -8,6 +8,11 @@ magnitude, so the loss is the SHN's intermediate supervision:
 
 The wrapper only adds a multiply; the separation model inside it is what
 checkpoints save and what ships.
+
+``precision="mixed_bfloat16"`` trains a copy of the separation model whose
+layers compute in bfloat16 (see :func:`with_precision`); its weights stay
+float32, and the checkpoints are the float32 model with those weights, so
+what ships is the same either way.
 """
 
 import json
@@ -26,6 +31,7 @@ log = logging.getLogger(__name__)
 BEST_MODEL = "best.keras"
 LAST_MODEL = "last.keras"
 BACKUP = "backup"
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @keras.saving.register_keras_serializable(package="keras_sa")
@@ -75,6 +81,56 @@ def build_training_model(model):
     else:
         stacked = keras.layers.Reshape((1, frames, bins, masks[0].shape[-1]))(estimates[0])
     return keras.Model([features, mixture], stacked, name=f"{model.name}_training")
+
+
+def _check_choice(option, value, choices):
+    if value not in choices:
+        raise ValueError(f"unknown {option} {value!r} (choose from {', '.join(choices)})")
+
+
+def with_precision(model, precision):
+    """A copy of a functional separation model whose layers compute in ``precision``.
+
+    Every layer gets the dtype policy ``precision`` except the model's
+    output layers (the sigmoid masks), which stay float32, so that the
+    masks, the estimates and the loss are float32 whatever the policy. The
+    policy is given to each layer rather than set globally, so that nothing
+    else built in the process (the float32 model that checkpoints save, a
+    model built for evaluation) picks it up. Under ``mixed_bfloat16`` the
+    variables are float32 as under ``float32``: the copy's weights load into
+    the float32 model unchanged.
+
+    Args:
+        model: a functional separation model (from :func:`keras_sa.models.build`).
+        precision: one of :data:`PRECISIONS`.
+
+    Returns:
+        ``model`` itself for ``"float32"``, else a new model with the same
+        layers and a copy of its weights.
+    """
+    _check_choice("precision", precision, PRECISIONS)
+    if precision == "float32":
+        return model
+    config = model.get_config()
+    outputs = {name for name, _, _ in config["output_layers"]}
+    for layer in config["layers"]:
+        if layer["class_name"] != "InputLayer":
+            layer["config"]["dtype"] = "float32" if layer["name"] in outputs else precision
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+class _CopyWeights(keras.callbacks.Callback):
+    """Copies the trained model's weights into the float32 model at each epoch's end."""
+
+    def __init__(self, source, target):
+        super().__init__()
+        self.source = source
+        self.target = target
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.target.set_weights(self.source.get_weights())
 
 
 def learning_rate_schedule(steps, learning_rate=1e-3, warmup_steps=200, final_fraction=0.02):
@@ -256,6 +312,18 @@ def _work_around_keras_multiworker(training_model, strategy):
     training_model.test_step = with_leading_axis(training_model.test_step)
 
 
+def has_tensorboard():
+    """Whether runs write TensorBoard logs: TensorFlow backend and TensorBoard installed.
+
+    TensorFlow 2.21 no longer installs TensorBoard, whose summary writer
+    Keras' ``TensorBoard`` callback needs; without it a run keeps
+    ``history.csv`` only.
+    """
+    import importlib.util
+
+    return keras.backend.backend() == "tensorflow" and importlib.util.find_spec("tensorboard") is not None
+
+
 def _private_run_folder(out_dir, strategy):
     """A temporary folder for a non-chief worker, seeded with the run's resume state.
 
@@ -288,6 +356,7 @@ def fit(
     strategy=None,
     config=None,
     verbose=2,
+    precision="float32",
 ):
     """Train ``model`` with ``model.fit``; resumable after a kill.
 
@@ -299,7 +368,8 @@ def fit(
         validation_data: finite dataset of the same structure, or ``None``.
         out_dir: run folder: ``best.keras`` (best on validation),
             ``last.keras``, ``backup/`` (resume state), ``logs/``
-            (TensorBoard), ``history.csv``.
+            (TensorBoard, when installed: :func:`has_tensorboard`),
+            ``history.csv``.
         steps: total optimizer steps.
         steps_per_epoch: steps between validations and checkpoints.
         learning_rate: peak learning rate of the schedule.
@@ -312,10 +382,15 @@ def fit(
         config: the model's :class:`keras_sa.models.ModelConfig`, saved
             inside the checkpoints so that they load as separators.
         verbose: ``fit`` verbosity.
+        precision: ``"float32"`` or ``"mixed_bfloat16"``: the dtype policy
+            the model is trained under (see :func:`with_precision`). The
+            checkpoints and the returned model are float32 either way; a run
+            may be resumed under either.
 
     Returns:
-        The trained separation model (its last state).
+        The trained separation model (its last state), float32.
     """
+    _check_choice("precision", precision, PRECISIONS)
     out_dir = Path(out_dir)
     chief = is_chief(strategy)
     if chief:
@@ -324,15 +399,16 @@ def fit(
 
     def build():
         separation = model() if callable(model) and not isinstance(model, keras.Model) else model
-        return separation, compile_for_training(separation, epochs * steps_per_epoch, learning_rate)
+        trained = with_precision(separation, precision)
+        return separation, trained, compile_for_training(trained, epochs * steps_per_epoch, learning_rate)
 
     if strategy is not None:
         with strategy.scope():
-            separation, training_model = build()
+            separation, trained, training_model = build()
         if _is_multi_worker(strategy):
             _work_around_keras_multiworker(training_model, strategy)
     else:
-        separation, training_model = build()
+        separation, trained, training_model = build()
 
     # Every worker runs every callback; only the chief's write into out_dir.
     run_dir = out_dir if chief else _private_run_folder(out_dir, strategy)
@@ -343,10 +419,12 @@ def fit(
         SaveSeparationModel(separation, run_dir, config),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
-    if keras.backend.backend() == "tensorflow":
+    if has_tensorboard():
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50))
+    if trained is not separation:  # before the callbacks that save the float32 model
+        callbacks.insert(1, _CopyWeights(trained, separation))
     if strategy is not None and strategy.num_replicas_in_sync > 1:  # first: before the others save
-        callbacks.insert(0, _AverageOverReplicas(separation.non_trainable_variables, strategy))
+        callbacks.insert(0, _AverageOverReplicas(trained.non_trainable_variables, strategy))
     try:
         training_model.fit(
             train_data,
@@ -359,6 +437,8 @@ def fit(
     finally:
         if not chief:
             shutil.rmtree(run_dir, ignore_errors=True)
+    if trained is not separation:  # also when no epoch was left to run (a finished run)
+        separation.set_weights(trained.get_weights())
     return separation
 
 
@@ -386,6 +466,7 @@ def train_on_dataset(
     strategy=None,
     initial_model=None,
     verbose=2,
+    precision="float32",
 ):
     """Train a model on a dataset folder: the path behind ``keras-sa train``.
 
@@ -400,11 +481,14 @@ def train_on_dataset(
     schedule of ``steps`` steps. Its config must equal ``model_config``. A
     resumed run restores its own last epoch, whatever the initial model.
 
+    ``precision`` is the dtype policy of training (see :func:`fit`).
+
     Returns:
         The trained separation model.
     """
     from keras_sa import data, models
 
+    _check_choice("precision", precision, PRECISIONS)  # before the data are decoded
     keras.utils.set_random_seed(seed)
     config = model_config if isinstance(model_config, models.ModelConfig) else models.get_preset(model_config)
     initial_weights = None
@@ -441,6 +525,7 @@ def train_on_dataset(
         "remix_probability": remix_probability,
         "seed": seed,
         "backend": keras.backend.backend(),
+        "precision": precision,
     }
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing here
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -499,4 +584,5 @@ def train_on_dataset(
         strategy=strategy,
         config=config,
         verbose=verbose,
+        precision=precision,
     )

@@ -191,7 +191,7 @@ def test_fit_learns_and_writes_a_run_folder(resumed_run):
 
     for name in ("best.keras", "last.keras", "history.csv", "best.json"):
         assert (out / name).is_file(), name
-    assert any((out / "logs").rglob("*tfevents*"))
+    assert any((out / "logs").rglob("*tfevents*")) == training.has_tensorboard()
     best = json.loads((out / "best.json").read_text())
     assert best["monitor"] == "val_final_l1"
     assert best["value"] == pytest.approx(min(validation), rel=1e-5)
@@ -267,7 +267,7 @@ def test_train_on_dataset_uses_only_training_singers(uninterrupted_run, dataset_
     assert [int(row["epoch"]) for row in read_history(out)] == [0, 1]
     for name in ("best.keras", "last.keras", "best.json"):
         assert (out / name).is_file(), name
-    assert any((out / "logs").rglob("*tfevents*"))
+    assert any((out / "logs").rglob("*tfevents*")) == training.has_tensorboard()
     _, config = models.load_model(out / "last.keras")
     assert config == FIT_CONFIG
 
@@ -341,3 +341,84 @@ def test_train_on_dataset_starts_from_an_initial_model(tmp_path, dataset_root, u
     other = FIT_CONFIG.replace(name="other", channels=(4, 6))
     with pytest.raises(models.ModelFileError, match="differs from the model to train"):
         training.train_on_dataset(dataset_root, other, tmp_path / "other", initial_model=initial_path, **args)
+
+
+# ---------------------------------------------------------------------------
+# mixed precision
+
+
+class KillAfterFirstEpoch(keras.callbacks.CSVLogger):
+    """Stands in for a kill after the first epoch's checkpoints are written."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        self.csv_file.close()
+        raise Killed
+
+
+def test_with_precision_computes_in_bfloat16_with_float32_masks():
+    keras.utils.set_random_seed(0)
+    model = models.build(SMALL_TWO_STACKS)
+    assert training.with_precision(model, "float32") is model
+    mixed = training.with_precision(model, "mixed_bfloat16")
+    policies = {layer.name: layer.dtype_policy.name for layer in mixed.layers[1:]}
+    assert policies.pop("stack0_masks") == policies.pop("stack1_masks") == "float32"
+    assert set(policies.values()) == {"mixed_bfloat16"}
+    assert mixed.get_layer("stack0_level0_attention").compute_dtype == "bfloat16"
+    assert {w.dtype for w in mixed.weights} == {"float32"}
+    for a, b in zip(mixed.weights, model.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # The default policy is untouched: a model built afterwards is float32.
+    assert keras.config.dtype_policy().name == "float32"
+
+    features = np.random.default_rng(1).random((2, 16, 64, 1)).astype("float32")
+    exact = [np.asarray(m) for m in model(features, training=False)]
+    approximate = mixed(features, training=False)
+    assert [m.dtype for m in approximate] == ["float32", "float32"]
+    approximate = [np.asarray(m) for m in approximate]
+    # bfloat16 keeps 8 bits of mantissa: close to float32, not equal to it.
+    for a, b in zip(approximate, exact):
+        assert 0 < np.max(np.abs(a - b)) < 0.1
+    wrapper = training.build_training_model(mixed)
+    assert wrapper([features, features], training=False).dtype == "float32"
+    with pytest.raises(ValueError, match="unknown precision 'float16'"):
+        training.with_precision(model, "float16")
+
+
+def test_mixed_precision_run_warm_starts_resumes_and_saves_float32(tmp_path, dataset_root, uninterrupted_run):
+    """A mixed_bfloat16 run from --init, killed and resumed, writes float32 models."""
+    from keras_sa import predictors
+    from keras_sa.separation import Separator
+
+    initial_path = uninterrupted_run[0] / "last.keras"
+    initial, _ = models.load_model(initial_path)
+    out = tmp_path / "mixed"
+    # A learning rate so small that the weights cannot move: the run ends
+    # where it started, which must be the initial model.
+    args = dict(TRAIN_ARGS, learning_rate=1e-12, precision="mixed_bfloat16", initial_model=initial_path)
+    with pytest.MonkeyPatch.context() as kill:
+        kill.setattr(keras.callbacks, "CSVLogger", KillAfterFirstEpoch)
+        with pytest.raises(Killed):
+            training.train_on_dataset(dataset_root, FIT_CONFIG, out, **args)
+    assert training.completed_epochs(out) == 1
+    model = training.train_on_dataset(dataset_root, FIT_CONFIG, out, **args)
+    assert training.completed_epochs(out) == 2
+    assert [int(row["epoch"]) for row in read_history(out)] == [0, 1]
+    assert json.loads((out / "run.json").read_text())["precision"] == "mixed_bfloat16"
+    for a, b in zip(model.trainable_weights, initial.trainable_weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-7, err_msg=a.path)
+
+    saved, config = models.load_model(out / "last.keras")
+    assert {layer.dtype_policy.name for layer in saved.layers[1:]} == {"float32"}
+    assert {w.dtype for w in saved.weights} == {"float32"}
+    for a, b in zip(saved.weights, model.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
+    # It separates exactly as a float32 model built with its weights does.
+    reference = models.build(config)
+    reference.set_weights(saved.get_weights())
+    clip = data.load_sources([t for t in data.discover(dataset_root) if t.name == TRAIN_CLIPS[0]], SIGNAL.sample_rate)[0]
+    mixture = clip.mixture[: 2 * SIGNAL.sample_rate]
+    ours = Separator(predictors.KerasPredictor(saved, config)).separate(mixture, SIGNAL.sample_rate)
+    theirs = Separator(predictors.KerasPredictor(reference, config)).separate(mixture, SIGNAL.sample_rate)
+    np.testing.assert_array_equal(ours["vocals"], theirs["vocals"])
+    assert np.any(ours["vocals"])

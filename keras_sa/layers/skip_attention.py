@@ -140,7 +140,10 @@ class SkipAttention(keras.layers.Layer):
         self.dropout = dropout
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self._dropout_layer = keras.layers.Dropout(dropout)
+        # The layer's own policy, not the global one: under a mixed policy
+        # given to this layer alone, a float32 dropout would cast the
+        # attention weights back to float32 in the middle of a bf16 product.
+        self._dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, encoder_shape, decoder_shape):
         if len(encoder_shape) != 4 or len(decoder_shape) != 4:
