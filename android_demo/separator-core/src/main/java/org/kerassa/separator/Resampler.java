@@ -99,7 +99,11 @@ public final class Resampler {
 
     /** Samples out for {@code n} samples in: {@code round(n * to / from)}, halves rounded up. */
     public static int outputLength(int n, int from, int to) {
-        return (int) ((2L * n * to + from) / (2L * from));
+        return (int) outputLength((long) n, from, to);
+    }
+
+    static long outputLength(long n, int from, int to) {
+        return (2L * n * to + from) / (2L * from);
     }
 
     /** Kernel taps this filter spans on each side of an output sample, in input samples. */
@@ -107,41 +111,126 @@ public final class Resampler {
         return halfWidth;
     }
 
-    /** Resamples one channel. */
+    /**
+     * Samples of input this filter reads beyond an output sample's own time: output {@code j} is
+     * final once the input up to sample {@code floor(j from / to) + lookAhead()} has arrived.
+     */
+    public int lookAhead() {
+        return up == down ? 0 : reach;
+    }
+
+    /** Resamples one channel (a whole signal: a {@link Stream} fed once and flushed). */
     public float[] process(float[] x) {
         if (up == down) {
             return x.clone();
         }
-        int n = x.length;
-        int length = outputLength(n, from, to);
-        float[] y = new float[length];
-        double[] scratch = phases == null ? new double[2 * reach + 1] : null;
-        for (int j = 0; j < length; j++) {
-            long position = (long) j * down;
-            int base = (int) (position / up); // floor(tau)
-            int phase = (int) (position % up);
-            // taps[o + reach] weighs x[base - o], o in [-reach, reach]
-            int oLo = Math.max(-reach, base - (n - 1));
-            int oHi = Math.min(reach, base);
-            double sum = 0;
-            if (phases != null) {
-                sum = dot(phases[phase], oLo + reach, x, base - oLo, oHi - oLo + 1);
-            } else {
-                double frac = phase / (double) up;
-                double total = 0;
-                for (int o = -reach; o <= reach; o++) {
-                    double w = interpolated(frac + o);
-                    scratch[o + reach] = w;
-                    total += w;
-                }
-                for (int o = oLo; o <= oHi; o++) {
-                    sum += scratch[o + reach] * x[base - o];
-                }
-                sum /= total;
-            }
-            y[j] = (float) sum;
-        }
+        Stream stream = stream();
+        float[] head = stream.process(x, 0, x.length);
+        float[] tail = stream.flush();
+        float[] y = java.util.Arrays.copyOf(head, head.length + tail.length);
+        System.arraycopy(tail, 0, y, head.length, tail.length);
         return y;
+    }
+
+    /** A new stream through this filter (the filter's taps are shared, the stream's state is its own). */
+    public Stream stream() {
+        return new Stream();
+    }
+
+    /**
+     * Streaming resampling of one channel: input in chunks of any size, each output sample
+     * computed as soon as the input it reads has arrived. The samples are those {@link #process}
+     * gives for the whole signal, exactly, however the input is cut: each output is the same dot
+     * product over the same input samples (zeros beyond the ends are left out in both, at the
+     * start because no sample precedes 0, at the end because {@link #flush} knows the length).
+     * Holds {@code 2 lookAhead() + 1} input samples plus one chunk.
+     */
+    public final class Stream {
+        private final SampleQueue input = new SampleQueue();
+        private final double[] scratch = phases == null && up != down ? new double[2 * reach + 1] : null;
+        private long produced;
+        private boolean flushed;
+
+        private Stream() {
+        }
+
+        /** Input samples received so far. */
+        public long received() {
+            return input.end();
+        }
+
+        /** Output samples produced so far. */
+        public long produced() {
+            return produced;
+        }
+
+        /** Feeds {@code x[offset .. offset + length)}; returns the output samples they complete. */
+        public float[] process(float[] x, int offset, int length) {
+            if (flushed) {
+                throw new IllegalStateException("stream already flushed");
+            }
+            if (up == down) {
+                produced += length;
+                return java.util.Arrays.copyOfRange(x, offset, offset + length);
+            }
+            input.append(x, offset, length);
+            long n = input.end();
+            // Output j is complete once x[floor(j down / up) + reach] has arrived.
+            // floor(j down / up) <= last  <=>  j < (last + 1) up / down
+            long last = n - reach - 1;
+            long ready = last < 0 ? 0 : ((last + 1) * up + down - 1) / down;
+            return run(ready, Long.MAX_VALUE);
+        }
+
+        /** Ends the stream: the remaining outputs, up to {@code round(n to / from)} in all. */
+        public float[] flush() {
+            if (flushed) {
+                throw new IllegalStateException("stream already flushed");
+            }
+            flushed = true;
+            if (up == down) {
+                return new float[0];
+            }
+            long n = input.end();
+            return run(outputLength(n, from, to), n);
+        }
+
+        /** Outputs {@code produced .. until - 1}, for an input of {@code n} samples ({@code Long.MAX_VALUE}: not yet known). */
+        private float[] run(long until, long n) {
+            int count = (int) Math.max(until - produced, 0);
+            float[] y = new float[count];
+            float[] x = input.array();
+            for (int i = 0; i < count; i++) {
+                long j = produced + i;
+                long position = j * down;
+                long base = position / up; // floor(tau)
+                int phase = (int) (position % up);
+                // taps[o + reach] weighs x[base - o], o in [-reach, reach]
+                int oLo = (int) Math.max(-reach, base - (n - 1));
+                int oHi = (int) Math.min(reach, base);
+                int at = input.index(base - oLo);
+                double sum = 0;
+                if (phases != null) {
+                    sum = dot(phases[phase], oLo + reach, x, at, oHi - oLo + 1);
+                } else {
+                    double frac = phase / (double) up;
+                    double total = 0;
+                    for (int o = -reach; o <= reach; o++) {
+                        double w = interpolated(frac + o);
+                        scratch[o + reach] = w;
+                        total += w;
+                    }
+                    for (int o = oLo; o <= oHi; o++) {
+                        sum += scratch[o + reach] * x[at - (o - oLo)];
+                    }
+                    sum /= total;
+                }
+                y[i] = (float) sum;
+            }
+            produced += count;
+            input.discardBefore(((produced * down) / up) - reach);
+            return y;
+        }
     }
 
     /**

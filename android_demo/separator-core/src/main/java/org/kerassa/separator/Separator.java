@@ -21,9 +21,12 @@ import java.util.concurrent.CancellationException;
  *       input rate.
  *   <li><b>Accompaniment = input - vocals</b>, so the two outputs add up to the input.
  * </ol>
- * Long inputs are processed in blocks of {@code blockSeconds} (30 s) with {@code marginSeconds}
- * (2 s) of context on each side and a linear cross-fade of up to 50 ms between blocks, so memory
- * holds one block's spectra whatever the length.
+ * Every stage streams: {@link #stream} gives a {@link StreamingSeparator}, which takes the
+ * recording in chunks and hands out finished samples; {@link #separate} and
+ * {@link #separateVocals} feed a whole recording through one, in chunks of
+ * {@link #CHUNK_SECONDS}, so memory holds the look-ahead (about a second) and one chunk,
+ * whatever the length. The whole-spectrogram methods ({@link #windows}, {@link #masks},
+ * {@link #vocalShare}) run the same windows on a spectrogram in memory.
  *
  * <p>Not thread-safe (it holds STFT scratch buffers): one separation at a time per instance. A
  * separation running on a thread that is interrupted stops with a {@link CancellationException}.
@@ -56,18 +59,17 @@ public final class Separator {
         }
     }
 
+    /** Input fed to the stream per step by {@link #separateVocals}, in seconds. */
+    public static final double CHUNK_SECONDS = 1.0;
+
     public final SignalConfig signal;
     private final MaskModel model;
-    private final Stft stft;
     private final int vocalsIndex;
     private final int accompanimentIndex;
-    private double blockSeconds = 30.0;
-    private double marginSeconds = 2.0;
 
     public Separator(SignalConfig signal, MaskModel model) {
         this.signal = signal;
         this.model = model;
-        this.stft = new Stft(signal);
         this.vocalsIndex = signal.sourceIndex("vocals");
         this.accompanimentIndex = signal.sourceIndex("accompaniment");
         if (vocalsIndex < 0 || accompanimentIndex < 0) {
@@ -80,14 +82,9 @@ public final class Separator {
         return new Separator(contract.signal, new ContractMaskModel(model, contract));
     }
 
-    /** Sets the block length and the context on each side of a block (defaults 30 s and 2 s). */
-    public Separator blocks(double blockSeconds, double marginSeconds) {
-        if (!(blockSeconds > 0) || !(marginSeconds >= 0)) {
-            throw new IllegalArgumentException("block must be positive and margin non-negative");
-        }
-        this.blockSeconds = blockSeconds;
-        this.marginSeconds = marginSeconds;
-        return this;
+    /** A stream separating {@code channels} channels at {@code sampleRate} Hz (see {@link StreamingSeparator}). */
+    public StreamingSeparator stream(int sampleRate, int channels) {
+        return new StreamingSeparator(signal, model, sampleRate, channels);
     }
 
     public MaskModel model() {
@@ -107,15 +104,13 @@ public final class Separator {
      * ({@code frames x n_bins}): frames {@code [index * window_hop - margin, + patch_frames)},
      * zeros outside, normalized.
      */
-    public float[][] window(float[][] magnitude, int index) {
-        int patch = signal.patchFrames;
-        int first = index * signal.windowHop - signal.windowMargin();
-        float[][] raw = new float[patch][];
-        for (int f = 0; f < patch; f++) {
-            int frame = first + f;
-            raw[f] = frame >= 0 && frame < magnitude.length ? magnitude[frame] : new float[signal.nBins];
-        }
-        return Features.normalize(raw, signal);
+    public float[][] window(final float[][] magnitude, int index) {
+        return WindowedMasks.features(signal, new WindowedMasks.Frames() {
+            @Override
+            public float[] frame(long i) {
+                return i >= 0 && i < magnitude.length ? magnitude[(int) i] : null;
+            }
+        }, index);
     }
 
     /** All the windows' features: {@code [windows][patch_frames][n_bins]}. */
@@ -129,34 +124,19 @@ public final class Separator {
 
     /** Masks {@code [frames][n_bins][n_sources]} of a model-band magnitude spectrogram. */
     public float[][][] masks(float[][] magnitude) {
-        return masks(magnitude, null);
-    }
-
-    private float[][][] masks(float[][] magnitude, WindowListener listener) {
-        int frames = magnitude.length;
-        int count = windowCount(frames);
-        int hop = signal.windowHop;
-        int margin = signal.windowMargin();
-        int sources = signal.sources.size();
-        float[][][] masks = new float[frames][][];
-        float[][][] predicted = new float[signal.patchFrames][signal.nBins][sources];
-        for (int i = 0; i < count; i++) {
-            if (Thread.currentThread().isInterrupted()) {
-                throw new CancellationException("separation cancelled");
+        WindowedMasks windows = new WindowedMasks(signal, model);
+        float[][][] masks = new float[magnitude.length][][];
+        int done = 0;
+        for (int f = 0; f <= magnitude.length; f++) {
+            if (f < magnitude.length) {
+                windows.push(magnitude[f]);
+            } else {
+                windows.finish();
             }
-            model.predict(window(magnitude, i), predicted);
-            for (int f = 0; f < hop; f++) {
-                int frame = i * hop + f;
-                if (frame < frames) {
-                    float[][] row = new float[signal.nBins][];
-                    for (int k = 0; k < signal.nBins; k++) {
-                        row[k] = predicted[margin + f][k].clone();
-                    }
-                    masks[frame] = row;
+            while (windows.hasWindow()) {
+                for (float[][] frame : windows.next()) {
+                    masks[done++] = frame;
                 }
-            }
-            if (listener != null) {
-                listener.windowDone(i + 1, count);
             }
         }
         return masks;
@@ -164,163 +144,99 @@ public final class Separator {
 
     /** Ratio-mask vocal share {@code [frames][n_fft / 2 + 1]} from masks {@code [frames][n_bins][n_sources]}. */
     public float[][] share(float[][][] masks, int spectrumBins) {
-        int nBins = signal.nBins;
         float[][] share = new float[masks.length][spectrumBins];
         for (int f = 0; f < masks.length; f++) {
-            for (int k = 0; k < nBins; k++) {
-                float vocals = masks[f][k][vocalsIndex];
-                float accompaniment = masks[f][k][accompanimentIndex];
-                share[f][k] = (vocals + SHARE_EPS) / (vocals + accompaniment + 2 * SHARE_EPS);
-            }
-            for (int k = nBins; k < spectrumBins; k++) {
-                share[f][k] = share[f][nBins - 1];
-            }
+            share(masks[f], vocalsIndex, accompanimentIndex, share[f]);
         }
         return share;
     }
 
-    /** Per-bin vocal share {@code [frames][n_fft / 2 + 1]} of a mono mixture's STFT. */
-    public float[][] vocalShare(Spectrogram spectrum) {
-        return vocalShare(spectrum, null);
+    /**
+     * The vocal share of one frame, {@code out[k]} for every bin of the spectrum, from its masks
+     * {@code [n_bins][n_sources]}: bins above {@code n_bins} take bin {@code n_bins - 1}'s share.
+     */
+    static void share(float[][] masks, int vocalsIndex, int accompanimentIndex, float[] out) {
+        int nBins = masks.length;
+        for (int k = 0; k < nBins; k++) {
+            float vocals = masks[k][vocalsIndex];
+            float accompaniment = masks[k][accompanimentIndex];
+            out[k] = (vocals + SHARE_EPS) / (vocals + accompaniment + 2 * SHARE_EPS);
+        }
+        for (int k = nBins; k < out.length; k++) {
+            out[k] = out[nBins - 1];
+        }
     }
 
-    private float[][] vocalShare(Spectrogram spectrum, WindowListener listener) {
-        return share(masks(spectrum.magnitude(signal.nBins), listener), spectrum.bins());
+    /** Per-bin vocal share {@code [frames][n_fft / 2 + 1]} of a mono mixture's STFT. */
+    public float[][] vocalShare(Spectrogram spectrum) {
+        return share(masks(spectrum.magnitude(signal.nBins)), spectrum.bins());
     }
 
     // ------------------------------------------------------------------
     // any rate, any channel count, any length
 
-    /** Vocals {@code [channels][n]} of one segment {@code [channels][n]} at {@code rate} Hz. */
+    /** Vocals {@code [channels][n]} of a recording {@code [channels][n]} at {@code rate} Hz, in memory. */
     public float[][] vocalsOfSegment(float[][] samples, int rate) {
-        return vocalsOfSegment(samples, rate, null, null, null);
-    }
-
-    private float[][] vocalsOfSegment(float[][] samples, int rate, Resampler down, Resampler up, WindowListener listener) {
-        int modelRate = signal.sampleRate;
-        int length = samples[0].length;
-        int channels = samples.length;
-        float[][] atRate = new float[channels][];
-        Spectrogram[] spectra = new Spectrogram[channels];
-        for (int c = 0; c < channels; c++) {
-            atRate[c] = rate == modelRate ? samples[c] : (down != null ? down : new Resampler(rate, modelRate)).process(samples[c]);
-            spectra[c] = stft.forward(atRate[c]);
-        }
-        float[][] share = vocalShare(Spectrogram.mean(spectra), listener);
-        float[][] vocals = new float[channels][];
-        for (int c = 0; c < channels; c++) {
-            float[] channel = stft.inverse(spectra[c].masked(share), atRate[c].length);
-            if (rate != modelRate) {
-                channel = (up != null ? up : new Resampler(modelRate, rate)).process(channel);
-            }
-            vocals[c] = channel.length == length ? channel : java.util.Arrays.copyOf(channel, length);
-        }
-        return vocals;
+        return separate(new AudioBuffer(samples, rate), null).vocals.samples;
     }
 
     /**
-     * The vocals of a recording, block by block: hands {@code sink} consecutive, final pieces
-     * (so a caller can write them out as they come and hold one block).
+     * The vocals of a recording, piece by piece: hands {@code sink} consecutive, final pieces
+     * (so a caller can write them out as they come and hold no more than the stream does).
      */
-    public void separateVocals(AudioBuffer audio, VocalsSink sink, ProgressListener progress) throws IOException {
-        final int total = audio.frames();
-        final int rate = audio.sampleRate;
-        int channels = audio.channels();
-        int block = Math.max((int) (blockSeconds * rate), 1);
-        int margin = (int) (marginSeconds * rate);
-        int fade = Math.min(margin, Math.min((int) (0.05 * rate), block / 4));
-        Resampler down = rate == signal.sampleRate ? null : new Resampler(rate, signal.sampleRate);
-        Resampler up = rate == signal.sampleRate ? null : new Resampler(signal.sampleRate, rate);
-        float[][] carry = null;
-        for (int start = 0; start < total; start += block) {
-            final int end = Math.min(start + block, total);
-            int lo = Math.max(start - margin, 0);
-            int hi = Math.min(end + margin, total);
-            float[][] segment = new float[channels][];
-            for (int c = 0; c < channels; c++) {
-                segment[c] = java.util.Arrays.copyOfRange(audio.samples[c], lo, hi);
+    public void separateVocals(final AudioBuffer audio, final VocalsSink sink, ProgressListener progress) throws IOException {
+        separate(audio, new StemsSink() {
+            @Override
+            public void accept(int start, Stems stems) throws IOException {
+                sink.accept(start, stems.vocals.samples, stems.vocals.frames());
             }
-            final int blockStart = start;
-            WindowListener listener = progress == null ? null : new WindowListener() {
-                @Override
-                public void windowDone(int done, int count) {
-                    // Masks are most of the work: report within a block by windows done.
-                    progress.onProgress(blockStart + (long) (end - blockStart) * done / (count + 1), total);
-                }
-            };
-            segment = vocalsOfSegment(segment, rate, down, up, listener);
-            int keepLo = Math.max(start - fade, 0);
-            int keepHi = Math.min(end + fade, total);
-            float[][] vocals = new float[channels][keepHi - keepLo];
-            for (int i = 0; i < keepHi - keepLo; i++) {
-                int position = keepLo + i;
-                float weight = 1f;
-                if (start > 0) {
-                    weight = (float) (weight * ramp(position - (start - fade), fade));
-                }
-                if (end < total) {
-                    weight = (float) (weight * ramp((end + fade) - position, fade));
-                }
-                for (int c = 0; c < channels; c++) {
-                    vocals[c][i] = segment[c][position - lo] * weight;
-                }
-            }
-            if (carry != null) {
-                for (int c = 0; c < channels; c++) {
-                    for (int i = 0; i < carry[c].length; i++) {
-                        vocals[c][i] += carry[c][i];
-                    }
-                }
-            }
-            int done = (end < total ? end - fade : total) - keepLo;
-            sink.accept(keepLo, vocals, done);
-            carry = new float[channels][];
-            for (int c = 0; c < channels; c++) {
-                carry[c] = java.util.Arrays.copyOfRange(vocals[c], done, vocals[c].length);
-            }
-            if (progress != null) {
-                progress.onProgress(keepLo + done, total);
-            }
-        }
-    }
-
-    /**
-     * A cross-fade weight: {@code clip(distance / (2 fade), 0, 1)}. With no margin there is no
-     * fade: each block keeps exactly {@code [start, end)}, at full weight.
-     */
-    private static double ramp(int distance, int fade) {
-        if (fade == 0) {
-            return 1.0;
-        }
-        return Math.max(0.0, Math.min(1.0, distance / (2.0 * fade)));
+        }, progress);
     }
 
     /** Separates a recording in memory: vocals and accompaniment, each shaped like the input. */
     public Stems separate(AudioBuffer audio, ProgressListener progress) {
         final int channels = audio.channels();
         final float[][] vocals = new float[channels][audio.frames()];
+        final float[][] accompaniment = new float[channels][audio.frames()];
         try {
-            separateVocals(audio, new VocalsSink() {
+            separate(audio, new StemsSink() {
                 @Override
-                public void accept(int start, float[][] piece, int length) {
+                public void accept(int start, Stems piece) {
                     for (int c = 0; c < channels; c++) {
-                        System.arraycopy(piece[c], 0, vocals[c], start, length);
+                        System.arraycopy(piece.vocals.samples[c], 0, vocals[c], start, piece.vocals.frames());
+                        System.arraycopy(piece.accompaniment.samples[c], 0, accompaniment[c], start, piece.vocals.frames());
                     }
                 }
             }, progress);
         } catch (IOException e) {
             throw new IllegalStateException(e); // the in-memory sink does no I/O
         }
-        float[][] accompaniment = new float[channels][audio.frames()];
-        for (int c = 0; c < channels; c++) {
-            for (int i = 0; i < audio.frames(); i++) {
-                accompaniment[c][i] = audio.samples[c][i] - vocals[c][i];
-            }
-        }
         return new Stems(new AudioBuffer(vocals, audio.sampleRate), new AudioBuffer(accompaniment, audio.sampleRate));
     }
 
-    private interface WindowListener {
-        void windowDone(int done, int count);
+    private interface StemsSink {
+        void accept(int start, Stems piece) throws IOException;
+    }
+
+    private void separate(AudioBuffer audio, StemsSink sink, ProgressListener progress) throws IOException {
+        int total = audio.frames();
+        StreamingSeparator stream = stream(audio.sampleRate, audio.channels());
+        int chunk = Math.max((int) (CHUNK_SECONDS * audio.sampleRate), 1);
+        for (int start = 0; start < total; start += chunk) {
+            long before = stream.released();
+            emit(stream.process(audio.samples, start, Math.min(chunk, total - start)), before, sink, stream, progress, total);
+        }
+        long before = stream.released();
+        emit(stream.flush(), before, sink, stream, progress, total);
+    }
+
+    private static void emit(Stems piece, long start, StemsSink sink, StreamingSeparator stream, ProgressListener progress,
+            int total) throws IOException {
+        if (piece.vocals.frames() > 0) {
+            sink.accept((int) start, piece);
+        }
+        if (progress != null) {
+            progress.onProgress(stream.released(), total);
+        }
     }
 }

@@ -32,13 +32,18 @@ public final class Spectrogram {
     public float[][] magnitude(int bins) {
         float[][] magnitude = new float[frames()][bins];
         for (int f = 0; f < frames(); f++) {
-            for (int k = 0; k < bins; k++) {
-                double r = re[f][k];
-                double i = im[f][k];
-                magnitude[f][k] = (float) Math.sqrt(r * r + i * i);
-            }
+            magnitude(re[f], im[f], magnitude[f]);
         }
         return magnitude;
+    }
+
+    /** {@code |X|} of one frame's first {@code out.length} bins. */
+    static void magnitude(float[] re, float[] im, float[] out) {
+        for (int k = 0; k < out.length; k++) {
+            double r = re[k];
+            double i = im[k];
+            out[k] = (float) Math.sqrt(r * r + i * i);
+        }
     }
 
     /** The mean of several spectrograms (numpy's float32 {@code mean(axis=0)}: summed in order, divided by the count). */
@@ -49,31 +54,50 @@ public final class Spectrogram {
         int frames = spectra[0].frames();
         int bins = spectra[0].bins();
         Spectrogram mean = zeros(frames, bins);
-        float count = spectra.length;
+        float[][] parts = new float[spectra.length][];
         for (int f = 0; f < frames; f++) {
-            for (int k = 0; k < bins; k++) {
-                float sumRe = 0f;
-                float sumIm = 0f;
-                for (Spectrogram s : spectra) {
-                    sumRe += s.re[f][k];
-                    sumIm += s.im[f][k];
-                }
-                mean.re[f][k] = sumRe / count;
-                mean.im[f][k] = sumIm / count;
+            for (int s = 0; s < spectra.length; s++) {
+                parts[s] = spectra[s].re[f];
             }
+            mean(parts, mean.re[f]);
+            for (int s = 0; s < spectra.length; s++) {
+                parts[s] = spectra[s].im[f];
+            }
+            mean(parts, mean.im[f]);
         }
         return mean;
+    }
+
+    /** The mean of one frame's rows (real or imaginary parts), as {@link #mean(Spectrogram[])} computes it. */
+    static void mean(float[][] rows, float[] out) {
+        if (rows.length == 1) {
+            System.arraycopy(rows[0], 0, out, 0, out.length);
+            return;
+        }
+        float count = rows.length;
+        for (int k = 0; k < out.length; k++) {
+            float sum = 0f;
+            for (float[] row : rows) {
+                sum += row[k];
+            }
+            out[k] = sum / count;
+        }
     }
 
     /** {@code share * this}, bin by bin, in float (a real mask on a complex64 spectrum). */
     public Spectrogram masked(float[][] share) {
         Spectrogram out = zeros(frames(), bins());
         for (int f = 0; f < frames(); f++) {
-            for (int k = 0; k < bins(); k++) {
-                out.re[f][k] = share[f][k] * re[f][k];
-                out.im[f][k] = share[f][k] * im[f][k];
-            }
+            masked(share[f], re[f], out.re[f]);
+            masked(share[f], im[f], out.im[f]);
         }
         return out;
+    }
+
+    /** {@code share * part} for one frame's real or imaginary part. */
+    static void masked(float[] share, float[] part, float[] out) {
+        for (int k = 0; k < out.length; k++) {
+            out[k] = share[k] * part[k];
+        }
     }
 }

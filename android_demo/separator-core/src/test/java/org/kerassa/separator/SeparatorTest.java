@@ -14,7 +14,7 @@ import java.util.concurrent.CancellationException;
 import org.junit.Test;
 
 /**
- * Block processing, progress, cancellation and the tensor plumbing of the separator, with simple
+ * Whole recordings through the stream, progress, cancellation and the tensor plumbing of the separator, with simple
  * fake models whose outputs are known in closed form.
  */
 public class SeparatorTest {
@@ -56,15 +56,15 @@ public class SeparatorTest {
     }
 
     @Test
-    public void blocksCrossFadeToTheSameResult() {
-        // share = 1/2 everywhere: vocals = x / 2 whatever the blocks, if the cross-fade weights add up to 1.
-        AudioBuffer audio = noise(2, 17_333, 16000, 5);
-        for (double[] blocks : new double[][] {{30, 2}, {0.3, 0.1}, {0.25, 0.01}, {0.5, 0}}) {
-            Separator.Stems stems = new Separator(SIGNAL, HALF).blocks(blocks[0], blocks[1]).separate(audio, null);
+    public void halfSharesGiveHalfTheInput() {
+        // share = 1/2 everywhere: vocals = x / 2 to STFT rounding, at every length (frames at both ends included).
+        for (int frames : new int[] {1, 255, 256, 1025, 17_333}) {
+            AudioBuffer audio = noise(2, frames, 16000, 5);
+            Separator.Stems stems = new Separator(SIGNAL, HALF).separate(audio, null);
             for (int c = 0; c < 2; c++) {
                 for (int i = 0; i < audio.frames(); i++) {
                     float x = audio.samples[c][i];
-                    assertEquals("blocks " + blocks[0] + "/" + blocks[1] + " at " + i, x / 2, stems.vocals.samples[c][i], 1e-6);
+                    assertEquals(frames + " samples, at " + i, x / 2, stems.vocals.samples[c][i], 1e-6);
                     assertEquals(x - stems.vocals.samples[c][i], stems.accompaniment.samples[c][i], 0f);
                 }
             }
@@ -74,7 +74,7 @@ public class SeparatorTest {
     @Test
     public void otherRatesGoThroughTheModelRateAndBack() {
         AudioBuffer audio = tones(2, 44100, 44100);
-        Separator.Stems stems = new Separator(SIGNAL, HALF).blocks(0.4, 0.1).separate(audio, null);
+        Separator.Stems stems = new Separator(SIGNAL, HALF).separate(audio, null);
         assertEquals(44100, stems.vocals.sampleRate);
         assertEquals(audio.frames(), stems.vocals.frames());
         double worst = 0;
@@ -90,7 +90,7 @@ public class SeparatorTest {
     public void progressIsMonotonicAndReachesTheEnd() {
         final List<Long> reported = new ArrayList<Long>();
         AudioBuffer audio = noise(1, 40_000, 16000, 9);
-        new Separator(SIGNAL, HALF).blocks(1.0, 0.2).separate(audio, new Separator.ProgressListener() {
+        new Separator(SIGNAL, HALF).separate(audio, new Separator.ProgressListener() {
             @Override
             public void onProgress(long done, long total) {
                 assertEquals(40_000, total);
