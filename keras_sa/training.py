@@ -9,6 +9,12 @@ magnitude, so the loss is the SHN's intermediate supervision:
 The wrapper only adds a multiply; the separation model inside it is what
 checkpoints save and what ships.
 
+``objective="sdr"`` optimizes what GNSDR measures instead: the final
+stack's masks are applied to the mixture's complex STFT (its phase kept),
+the patch is turned back into samples by overlap-add, and the loss is the
+negative SDR of those samples against the sources' (see
+:class:`TimeDomainSDR`); ``"l1+sdr"`` adds it to the SHN's L1.
+
 ``precision="mixed_bfloat16"`` trains a copy of the separation model whose
 layers compute in bfloat16 (see :func:`with_precision`); its weights stay
 float32, and the checkpoints are the float32 model with those weights, so
@@ -32,6 +38,14 @@ BEST_MODEL = "best.keras"
 LAST_MODEL = "last.keras"
 BACKUP = "backup"
 PRECISIONS = ("float32", "mixed_bfloat16")
+OBJECTIVES = ("l1", "sdr", "l1+sdr")
+SDR_WEIGHT = 1e-3
+"""Weight of the SDR term (in dB) beside the L1 under ``objective="l1+sdr"``.
+
+At initialization, on batches of MIR-1K training-singer patches, the
+gradient of ``sa_shn_mobile``'s SDR term (dB) is 1500-3500 times larger than
+the L1's; at this weight the SDR term's gradient is about twice the L1's.
+"""
 
 
 @keras.saving.register_keras_serializable(package="keras_sa")
@@ -40,47 +54,206 @@ class DeepSupervisionL1(keras.losses.Loss):
 
     ``y_true``: ``(batch, T, F, sources)`` target magnitudes; ``y_pred``:
     ``(batch, stacks, T, F, sources)`` masked mixtures, one per stack.
+
+    Args:
+        sources: score only the first ``sources`` channels, the magnitudes,
+            when the targets also carry complex spectra (``objective="sdr"``
+            batches); ``None``: every channel.
     """
 
-    def __init__(self, name="deep_supervision_l1", **kwargs):
+    def __init__(self, sources=None, name="deep_supervision_l1", **kwargs):
         super().__init__(name=name, **kwargs)
+        self.sources = sources
 
     def call(self, y_true, y_pred):
+        y_true, y_pred = y_true[..., : self.sources], y_pred[..., : self.sources]
         error = ops.abs(y_pred - ops.expand_dims(y_true, axis=1))
         return ops.sum(ops.mean(error, axis=(2, 3, 4)), axis=1)
+
+    def get_config(self):
+        return super().get_config() | {"sources": self.sources}
 
 
 @keras.saving.register_keras_serializable(package="keras_sa")
 class FinalStackL1(keras.metrics.MeanMetricWrapper):
-    """Mean absolute error of the last stack alone: the shipped output's loss."""
+    """Mean absolute error of the last stack alone: the shipped output's loss.
 
-    def __init__(self, name="final_l1", dtype=None):
-        super().__init__(_final_l1, name=name, dtype=dtype)
+    ``sources``: as in :class:`DeepSupervisionL1`.
+    """
+
+    def __init__(self, sources=None, name="final_l1", dtype=None):
+        super().__init__(_final_l1, name=name, dtype=dtype, sources=sources)
+        self.sources = sources
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        return {"name": self.name, "dtype": self.dtype, "sources": self.sources}
 
 
-def _final_l1(y_true, y_pred):
-    return ops.mean(ops.abs(y_pred[:, -1] - y_true), axis=(1, 2, 3))
+def _final_l1(y_true, y_pred, sources=None):
+    error = y_pred[:, -1, ..., :sources] - y_true[..., :sources]
+    return ops.mean(ops.abs(error), axis=(1, 2, 3))
 
 
-def build_training_model(model):
-    """Wrap a separation model for training on ``((features, mixture), targets)``."""
+def patch_signals(real, imag, n_fft, hop_length):
+    """Samples of STFT patches, by overlap-add of their own frames (``keras.ops``).
+
+    The inverse of an uncentred STFT (``keras_sa.audio.signal.stft(...,
+    center=False)``) restricted to the samples that every overlapping frame
+    covers: the first and last ``n_fft // hop_length - 1`` hops, where the
+    window sum is incomplete, are left out. Bins above ``real``'s last one
+    (the Nyquist bin the models drop) count as zero. Written with
+    ``keras.ops`` so that gradients flow through it on any backend.
+
+    Args:
+        real, imag: ``(..., frames, bins)`` parts of the patches' spectra,
+            ``bins <= n_fft // 2 + 1``.
+        n_fft, hop_length: the STFT's; ``n_fft`` must be a multiple of
+            ``hop_length``.
+
+    Returns:
+        ``(..., (frames - n_fft // hop_length + 1) * hop_length)`` samples:
+        those from ``n_fft - hop_length`` to ``frames * hop_length`` of the
+        segment the patch was cut from.
+    """
+    import numpy as np
+
+    if n_fft % hop_length:
+        raise ValueError(f"n_fft {n_fft} is not a multiple of hop_length {hop_length}")
+    overlap = n_fft // hop_length
+    frames, bins = real.shape[-2], real.shape[-1]
+    missing = n_fft // 2 + 1 - bins
+    if missing:
+        padding = [[0, 0]] * (len(real.shape) - 1) + [[0, missing]]
+        real, imag = ops.pad(real, padding), ops.pad(imag, padding)
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as the STFT's
+    pieces = ops.irfft((real, imag), fft_length=n_fft) * window
+    # Hop j of the output sums hop i of frame j - i over the frames that
+    # overlap it; the valid hops are those that all `overlap` frames reach.
+    valid = frames - overlap + 1
+    signal = sum(
+        pieces[..., overlap - 1 - i : overlap - 1 - i + valid, i * hop_length : (i + 1) * hop_length]
+        for i in range(overlap)
+    )
+    window_sum = np.sum(np.square(window).reshape(overlap, hop_length), axis=0)
+    signal = signal / window_sum
+    return ops.reshape(signal, (*ops.shape(signal)[:-2], valid * hop_length))
+
+
+def _sdr_per_source(y_true, y_pred, n_fft, hop_length, epsilon):
+    """Batch-summed SDR (dB) of the final stack, one value per source."""
+    sources = y_true.shape[-1] // 3
+
+    def signals(packed):  # (batch, T, F, 3 * sources) -> (batch, sources, samples)
+        real = ops.transpose(packed[..., sources : 2 * sources], (0, 3, 1, 2))
+        imag = ops.transpose(packed[..., 2 * sources :], (0, 3, 1, 2))
+        return patch_signals(real, imag, n_fft, hop_length)
+
+    reference, estimate = signals(y_true), signals(y_pred[:, -1])
+    energy = ops.sum(ops.square(reference), axis=(0, 2))
+    error = ops.sum(ops.square(reference - estimate), axis=(0, 2))
+    return 10.0 * ops.log10((energy + epsilon) / (error + epsilon))
+
+
+@keras.saving.register_keras_serializable(package="keras_sa")
+class TimeDomainSDR(keras.losses.Loss):
+    """Negative SDR of the final stack's estimates in the time domain.
+
+    The estimates are the masks applied to the mixture's complex STFT (the
+    mixture phase), the references the sources' own STFT patches, both
+    turned into samples by :func:`patch_signals`; per source,
+    ``SDR = 10 log10(sum |s|^2 / sum |s - s_hat|^2)`` with the sums taken
+    over the whole batch, and the loss is minus its mean over the sources.
+    Summing over the batch, rather than averaging per-patch SDRs, keeps the
+    patches whose source is silent (no vocals for a second is common) from
+    dominating with an SDR that no estimate can make finite; every patch is
+    normalized by its mixture's peak, so each counts about equally.
+
+    ``y_true``: ``(batch, T, F, 3 * sources)`` magnitudes, real and
+    imaginary parts of the sources (``spectra=True`` batches); ``y_pred``:
+    ``(batch, stacks, T, F, 3 * sources)`` the same of every stack's
+    estimates (:func:`build_training_model` with ``spectra=True``).
+
+    Args:
+        n_fft, hop_length: the STFT of the patches.
+        epsilon: added to both energies.
+    """
+
+    def __init__(self, n_fft, hop_length, epsilon=1e-8, name="time_domain_sdr", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.n_fft, self.hop_length, self.epsilon = n_fft, hop_length, epsilon
+
+    def call(self, y_true, y_pred):
+        return -ops.mean(_sdr_per_source(y_true, y_pred, self.n_fft, self.hop_length, self.epsilon))
+
+    def get_config(self):
+        return super().get_config() | {"n_fft": self.n_fft, "hop_length": self.hop_length, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="keras_sa")
+class L1PlusSDR(keras.losses.Loss):
+    """:class:`DeepSupervisionL1` plus ``sdr_weight`` times :class:`TimeDomainSDR`."""
+
+    def __init__(self, n_fft, hop_length, sources, sdr_weight=SDR_WEIGHT, name="l1_plus_sdr", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.n_fft, self.hop_length, self.sources, self.sdr_weight = n_fft, hop_length, sources, sdr_weight
+        self._l1 = DeepSupervisionL1(sources)
+        self._sdr = TimeDomainSDR(n_fft, hop_length)
+
+    def call(self, y_true, y_pred):
+        return self._l1.call(y_true, y_pred) + self.sdr_weight * self._sdr.call(y_true, y_pred)
+
+    def get_config(self):
+        return super().get_config() | {
+            "n_fft": self.n_fft, "hop_length": self.hop_length, "sources": self.sources, "sdr_weight": self.sdr_weight
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_sa")
+class FinalStackSDR(keras.metrics.MeanMetricWrapper):
+    """The final stack's batch-summed time-domain SDR, in dB, mean over sources (see :class:`TimeDomainSDR`)."""
+
+    def __init__(self, n_fft, hop_length, name="final_sdr", dtype=None):
+        super().__init__(_final_sdr, name=name, dtype=dtype, n_fft=n_fft, hop_length=hop_length)
+        self.n_fft, self.hop_length = n_fft, hop_length
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "n_fft": self.n_fft, "hop_length": self.hop_length}
+
+
+def _final_sdr(y_true, y_pred, n_fft, hop_length):
+    return ops.mean(_sdr_per_source(y_true, y_pred, n_fft, hop_length, 1e-8))
+
+
+def build_training_model(model, spectra=False):
+    """Wrap a separation model for training on ``((features, mixture), targets)``.
+
+    Args:
+        model: the separation model.
+        spectra: take ``(features, mixture, mixture_real, mixture_imag)``
+            (``spectra=True`` batches, see :mod:`keras_sa.data.patches`) and
+            give every stack's masks applied to the magnitude, the real and
+            the imaginary part, concatenated on the last axis as the
+            targets are.
+
+    Returns:
+        A model whose output is ``(batch, stacks, T, F, channels)``.
+    """
     frames, bins, _ = model.input.shape[1:]
     features = keras.Input((frames, bins, 1), name="features")
     mixture = keras.Input((frames, bins, 1), name="mixture")
+    inputs = [features, mixture]
+    if spectra:
+        inputs += [keras.Input((frames, bins, 1), name="mixture_real"), keras.Input((frames, bins, 1), name="mixture_imag")]
     masks = model(features)
     if not isinstance(masks, (list, tuple)):
         masks = [masks]
-    estimates = [keras.layers.Multiply()([mask, mixture]) for mask in masks]
-    if len(estimates) > 1:
-        stacked = keras.layers.Concatenate(axis=1)(
-            [keras.layers.Reshape((1, frames, bins, mask.shape[-1]))(e) for e, mask in zip(estimates, masks)]
-        )
-    else:
-        stacked = keras.layers.Reshape((1, frames, bins, masks[0].shape[-1]))(estimates[0])
-    return keras.Model([features, mixture], stacked, name=f"{model.name}_training")
+    estimates = []
+    for mask in masks:
+        parts = [keras.layers.Multiply()([mask, part]) for part in inputs[1:]]
+        estimate = keras.layers.Concatenate()(parts) if spectra else parts[0]
+        estimates.append(keras.layers.Reshape((1, *estimate.shape[1:]))(estimate))
+    stacked = keras.layers.Concatenate(axis=1)(estimates) if len(estimates) > 1 else estimates[0]
+    return keras.Model(inputs, stacked, name=f"{model.name}_training")
 
 
 def _check_choice(option, value, choices):
@@ -197,13 +370,39 @@ def completed_epochs(out_dir):
         raise ResumeStateError(f"{metadata}: unreadable resume state ({error})") from None
 
 
-def compile_for_training(model, steps, learning_rate=1e-3, clipnorm=1.0):
-    """The training wrapper of ``model``, compiled with Adam and the schedule."""
-    training_model = build_training_model(model)
+def compile_for_training(model, steps, learning_rate=1e-3, clipnorm=1.0, objective="l1", signal=None):
+    """The training wrapper of ``model``, compiled with Adam and the schedule.
+
+    Args:
+        model: the separation model.
+        steps: length of the learning-rate schedule.
+        learning_rate: its peak.
+        clipnorm: gradient norm clipping.
+        objective: ``"l1"`` (the SHN's deep-supervision L1), ``"sdr"``
+            (:class:`TimeDomainSDR`) or ``"l1+sdr"`` (:class:`L1PlusSDR`).
+            The last two train on ``spectra=True`` batches and also report
+            ``final_sdr``.
+        signal: the model's :class:`keras_sa.audio.SignalConfig`; needed by
+            the SDR objectives.
+
+    Returns:
+        The compiled training model.
+    """
+    _check_choice("objective", objective, OBJECTIVES)
+    spectra = objective != "l1"
+    training_model = build_training_model(model, spectra=spectra)
     optimizer = keras.optimizers.Adam(
         learning_rate=learning_rate_schedule(steps, learning_rate), clipnorm=clipnorm
     )
-    training_model.compile(optimizer=optimizer, loss=DeepSupervisionL1(), metrics=[FinalStackL1()])
+    if not spectra:
+        training_model.compile(optimizer=optimizer, loss=DeepSupervisionL1(), metrics=[FinalStackL1()])
+        return training_model
+    if signal is None:
+        raise ValueError(f"objective {objective!r} needs the model's signal config")
+    sources = len(signal.sources)
+    stft = dict(n_fft=signal.n_fft, hop_length=signal.hop_length)
+    loss = TimeDomainSDR(**stft) if objective == "sdr" else L1PlusSDR(sources=sources, **stft)
+    training_model.compile(optimizer=optimizer, loss=loss, metrics=[FinalStackL1(sources), FinalStackSDR(**stft)])
     return training_model
 
 
@@ -357,6 +556,7 @@ def fit(
     config=None,
     verbose=2,
     precision="float32",
+    objective="l1",
 ):
     """Train ``model`` with ``model.fit``; resumable after a kill.
 
@@ -386,11 +586,14 @@ def fit(
             the model is trained under (see :func:`with_precision`). The
             checkpoints and the returned model are float32 either way; a run
             may be resumed under either.
+        objective: the loss (see :func:`compile_for_training`); ``"sdr"``
+            and ``"l1+sdr"`` need ``config`` and ``spectra=True`` datasets.
 
     Returns:
         The trained separation model (its last state), float32.
     """
     _check_choice("precision", precision, PRECISIONS)
+    _check_choice("objective", objective, OBJECTIVES)
     out_dir = Path(out_dir)
     chief = is_chief(strategy)
     if chief:
@@ -400,7 +603,10 @@ def fit(
     def build():
         separation = model() if callable(model) and not isinstance(model, keras.Model) else model
         trained = with_precision(separation, precision)
-        return separation, trained, compile_for_training(trained, epochs * steps_per_epoch, learning_rate)
+        signal = None if config is None else config.signal
+        return separation, trained, compile_for_training(
+            trained, epochs * steps_per_epoch, learning_rate, objective=objective, signal=signal
+        )
 
     if strategy is not None:
         with strategy.scope():
@@ -467,6 +673,7 @@ def train_on_dataset(
     initial_model=None,
     verbose=2,
     precision="float32",
+    objective="l1",
 ):
     """Train a model on a dataset folder: the path behind ``keras-sa train``.
 
@@ -481,7 +688,8 @@ def train_on_dataset(
     schedule of ``steps`` steps. Its config must equal ``model_config``. A
     resumed run restores its own last epoch, whatever the initial model.
 
-    ``precision`` is the dtype policy of training (see :func:`fit`).
+    ``precision`` is the dtype policy of training and ``objective`` its
+    loss (see :func:`fit`).
 
     Returns:
         The trained separation model.
@@ -489,6 +697,7 @@ def train_on_dataset(
     from keras_sa import data, models
 
     _check_choice("precision", precision, PRECISIONS)  # before the data are decoded
+    _check_choice("objective", objective, OBJECTIVES)
     keras.utils.set_random_seed(seed)
     config = model_config if isinstance(model_config, models.ModelConfig) else models.get_preset(model_config)
     initial_weights = None
@@ -526,6 +735,8 @@ def train_on_dataset(
         "seed": seed,
         "backend": keras.backend.backend(),
         "precision": precision,
+        "objective": objective,
+        "sdr_weight": SDR_WEIGHT if objective == "l1+sdr" else None,
     }
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing here
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -537,6 +748,7 @@ def train_on_dataset(
     if first_epoch:
         log.info("resuming after epoch %d (example %d)", first_epoch, first_epoch * steps_per_epoch * batch_size)
 
+    spectra = objective != "l1"  # the SDR objectives need the patches' complex STFTs
     if keras.backend.backend() == "tensorflow":
         from keras_sa.data import pipeline
 
@@ -547,24 +759,25 @@ def train_on_dataset(
             remix_probability,
             seed=seed,
             first_example=first_epoch * steps_per_epoch * batch_size,
+            spectra=spectra,
         )
         # Several replicas split every batch: a partial last one would leave some
         # replica an empty batch (see validation_dataset), so it is left out.
         several_replicas = strategy is not None and strategy.num_replicas_in_sync > 1
         validation_data = pipeline.validation_dataset(
-            validation_sources, config.signal, batch_size, drop_remainder=several_replicas
+            validation_sources, config.signal, batch_size, drop_remainder=several_replicas, spectra=spectra
         )
     else:  # JAX or PyTorch, with or without TensorFlow installed: no tf.data
         from keras_sa.data.patches import PatchBatches, PatchSource
 
         train_data = PatchBatches(
-            PatchSource(train_sources, config.signal, remix_probability, seed=seed),
+            PatchSource(train_sources, config.signal, remix_probability, seed=seed, spectra=spectra),
             batch_size,
             steps_per_epoch,
             first_epoch=first_epoch,
         )
         validation_data = PatchBatches(
-            PatchSource(validation_sources, config.signal), batch_size, validation=True
+            PatchSource(validation_sources, config.signal, spectra=spectra), batch_size, validation=True
         )
 
     def build():
@@ -585,4 +798,5 @@ def train_on_dataset(
         config=config,
         verbose=verbose,
         precision=precision,
+        objective=objective,
     )

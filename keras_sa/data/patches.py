@@ -13,6 +13,13 @@ One example is ``((features, mixture), targets)``:
 - ``mixture``: ``(T, F, 1)`` mixture magnitude divided by the patch maximum;
 - ``targets``: ``(T, F, n_sources)`` source magnitudes divided by the same
   number, in the order of ``SignalConfig.sources``.
+
+With ``spectra=True`` (what a time-domain training objective needs) an
+example also carries the complex STFTs of the patch, divided by the same
+number: ``((features, mixture, mixture_real, mixture_imag), targets)``, the
+mixture's real and imaginary parts ``(T, F, 1)`` each, and ``targets``
+``(T, F, 3 * n_sources)``: the source magnitudes, then their real parts,
+then their imaginary parts.
 """
 
 import numpy as np
@@ -34,10 +41,13 @@ class PatchSource:
         gain_db: range of the remix gains.
         seed: seed of every random choice: random example ``i`` depends on
             ``(seed, i)`` alone, so any worker or process can make it.
+        spectra: add the complex STFTs to every example (see the module
+            docstring).
     """
 
-    def __init__(self, sources, config, remix_probability=0.5, gain_db=6.0, seed=0):
+    def __init__(self, sources, config, remix_probability=0.5, gain_db=6.0, seed=0, spectra=False):
         self.config = config
+        self.spectra = spectra
         self.remix_probability = remix_probability
         self.gain_db = gain_db
         self.seed = seed
@@ -62,13 +72,12 @@ class PatchSource:
 
     @property
     def shapes(self):
-        """Shapes of ``(features, mixture, targets)``."""
+        """Shapes of the arrays of one example, inputs first, targets last."""
         c = self.config
-        return (c.patch_frames, c.n_bins, 1), (c.patch_frames, c.n_bins, 1), (
-            c.patch_frames,
-            c.n_bins,
-            len(c.sources),
-        )
+        one = (c.patch_frames, c.n_bins, 1)
+        if self.spectra:
+            return one, one, one, one, (c.patch_frames, c.n_bins, 3 * len(c.sources))
+        return one, one, (c.patch_frames, c.n_bins, len(c.sources))
 
     def example(self, vocal_start, accompaniment_start, vocal_gain=1.0, accompaniment_gain=1.0):
         """The example whose sources start at these positions of the bank."""
@@ -77,14 +86,16 @@ class PatchSource:
         accompaniment = self.accompaniment[accompaniment_start : accompaniment_start + self.segment]
         accompaniment = accompaniment * accompaniment_gain
         signals = np.stack([vocals + accompaniment, vocals, accompaniment])
-        magnitudes = np.abs(stft(signals, c, center=False)[..., : c.n_bins])
+        spectra = stft(signals, c, center=False)[..., : c.n_bins]
+        magnitudes = np.abs(spectra)
         features, scale = model_input(magnitudes[0], c)
         targets = np.stack([magnitudes[1], magnitudes[2]], axis=-1) / scale[..., np.newaxis]
-        return (
-            features[..., np.newaxis].astype(np.float32),
-            (magnitudes[0] / scale)[..., np.newaxis].astype(np.float32),
-            targets.astype(np.float32),
-        )
+        example = [features[..., np.newaxis], (magnitudes[0] / scale)[..., np.newaxis]]
+        if self.spectra:
+            sources = np.moveaxis(spectra[1:], 0, -1) / scale[..., np.newaxis]
+            example += [(spectra[0].real / scale)[..., np.newaxis], (spectra[0].imag / scale)[..., np.newaxis]]
+            targets = np.concatenate([targets, sources.real, sources.imag], axis=-1)
+        return tuple(part.astype(np.float32) for part in example + [targets])
 
     def random_example(self, index):
         """Random example number ``index`` of the endless training stream."""
@@ -113,8 +124,8 @@ class PatchSource:
 
 
 def _batch(examples):
-    features, mixture, targets = (np.stack(parts) for parts in zip(*examples))
-    return (features, mixture), targets
+    *inputs, targets = (np.stack(parts) for parts in zip(*examples))
+    return tuple(inputs), targets
 
 
 def _keras_py_dataset():

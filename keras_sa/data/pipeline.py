@@ -34,12 +34,10 @@ def _mapped(source, dataset, make):
         return make(int(value))
 
     def example(value):
-        features, mixture, targets = tf.numpy_function(
-            numpy_example, [value], [tf.float32] * 3, stateful=False
-        )
-        for tensor, shape in zip((features, mixture, targets), shapes):
+        tensors = tf.numpy_function(numpy_example, [value], [tf.float32] * len(shapes), stateful=False)
+        for tensor, shape in zip(tensors, shapes):
             tensor.set_shape(shape)
-        return (features, mixture), targets
+        return tuple(tensors[:-1]), tensors[-1]
 
     return dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -52,6 +50,7 @@ def training_dataset(
     gain_db=6.0,
     seed=0,
     first_example=0,
+    spectra=False,
 ):
     """An endless, batched dataset of random training patches.
 
@@ -65,11 +64,15 @@ def training_dataset(
             the same stream of examples.
         first_example: index in that stream of the first example; a resumed
             run starts after the examples its finished epochs consumed.
+        spectra: add the patches' complex STFTs to the examples (see
+            :mod:`keras_sa.data.patches`).
 
     Returns:
-        A ``tf.data.Dataset`` of ``((features, mixture), targets)`` batches.
+        A ``tf.data.Dataset`` of ``((features, mixture), targets)`` batches
+        (``((features, mixture, mixture_real, mixture_imag), targets)`` with
+        ``spectra``).
     """
-    source = PatchSource(sources, config, remix_probability, gain_db, seed)
+    source = PatchSource(sources, config, remix_probability, gain_db, seed, spectra=spectra)
     dataset = _mapped(source, tf.data.Dataset.counter(start=first_example), source.random_example)
     options = _shard_by_data(tf.data.Options())
     options.deterministic = True
@@ -80,7 +83,7 @@ def training_dataset(
     )
 
 
-def validation_dataset(sources, config, batch_size=8, drop_remainder=False):
+def validation_dataset(sources, config, batch_size=8, drop_remainder=False, spectra=False):
     """Every non-overlapping patch of every track, unmixed, in a fixed order, cached.
 
     ``drop_remainder`` leaves out the last, partial batch (fewer than
@@ -88,9 +91,9 @@ def validation_dataset(sources, config, batch_size=8, drop_remainder=False):
     a distribution strategy splits a partial batch unevenly and hands a
     replica that gets no patch an empty batch, which the models cannot take
     (TF 2.17's CPU ``Conv2D`` gives a wrongly shaped result for an empty
-    batch inside ``tf.function``).
+    batch inside ``tf.function``). ``spectra``: as in :func:`training_dataset`.
     """
-    source = PatchSource(sources, config)
+    source = PatchSource(sources, config, spectra=spectra)
     starts = tf.data.Dataset.from_tensor_slices(source.validation_starts())
     return (
         _mapped(source, starts, lambda start: source.example(start, start))
