@@ -39,6 +39,8 @@ LAST_MODEL = "last.keras"
 BACKUP = "backup"
 PRECISIONS = ("float32", "mixed_bfloat16")
 OBJECTIVES = ("l1", "sdr", "l1+sdr")
+SELECTIONS = {"l1": ("val_final_l1", "min"), "gnsdr": ("val_gnsdr_vocals", "max")}
+"""What ``best.keras`` is selected by: the monitored log and its direction."""
 SDR_WEIGHT = 1e-3
 """Weight of the SDR term (in dB) beside the L1 under ``objective="l1+sdr"``.
 
@@ -319,18 +321,37 @@ def learning_rate_schedule(steps, learning_rate=1e-3, warmup_steps=200, final_fr
 
 
 class SaveSeparationModel(keras.callbacks.Callback):
-    """Saves the inner separation model: the best on validation, and the last."""
+    """Saves the inner separation model: the best on validation, and the last.
 
-    def __init__(self, separation_model, directory, config=None, monitor="val_final_l1"):
+    The best value so far is kept in ``best.json`` beside the models, so
+    that a resumed run compares against it; a ``best.json`` of another
+    monitor (a run resumed with another selection) is not comparable and
+    starts the selection afresh. Epochs whose log lacks the monitor, or
+    holds NaN for it (a GNSDR not computed that epoch), select nothing.
+
+    Args:
+        separation_model: the model to save.
+        directory: the run folder.
+        config: its :class:`keras_sa.models.ModelConfig`, saved in the files.
+        monitor: the log that selects ``best.keras``.
+        mode: ``"min"`` or ``"max"``: whether lower or higher is better.
+    """
+
+    def __init__(self, separation_model, directory, config=None, monitor="val_final_l1", mode="min"):
         super().__init__()
         self.separation_model = separation_model
         self.config = config
         self.directory = Path(directory)
         self.monitor = monitor
+        self.sign = 1.0 if mode == "min" else -1.0
         self.state_path = self.directory / "best.json"
-        self.best = float("inf")
+        self.best = self.sign * float("inf")
         if self.state_path.exists():
-            self.best = json.loads(self.state_path.read_text())["value"]
+            state = json.loads(self.state_path.read_text())
+            if state.get("monitor", "val_final_l1") == monitor:
+                self.best = state["value"]
+            else:
+                log.warning("%s selected by %s; from now on by %s", directory, state.get("monitor"), monitor)
 
     def _save(self, path):
         if self.config is None:
@@ -342,12 +363,74 @@ class SaveSeparationModel(keras.callbacks.Callback):
         logs = logs or {}
         self._save(self.directory / LAST_MODEL)
         value = logs.get(self.monitor)
-        if value is not None and value < self.best:
+        if value is not None and self.sign * value < self.sign * self.best:
             self.best = float(value)
             self._save(self.directory / BEST_MODEL)
             state = {"epoch": epoch + 1, "monitor": self.monitor, "value": self.best}
             self.state_path.write_text(json.dumps(state, indent=2))
             log.info("epoch %d: new best %s = %.5f", epoch + 1, self.monitor, self.best)
+
+
+class GNSDRValidation(keras.callbacks.Callback):
+    """Separates whole validation songs and logs their GNSDR, every few epochs.
+
+    At the end of every ``every``-th epoch, and of the last, the separation
+    model separates each clip with :class:`keras_sa.separation.Separator`
+    (as ``keras-sa separate`` would), the estimates are scored with the
+    MIR-1K protocol (:func:`keras_sa.evaluation.evaluate_tracks`, mir_eval)
+    and :func:`keras_sa.evaluation.summarize` gives the GNSDR of each source,
+    logged as ``val_gnsdr_<source>``. Other epochs log NaN, so that every
+    row of ``history.csv`` has the same columns.
+
+    Args:
+        separation_model: the (float32) separation model, trained in place
+            or kept up to date by the callbacks before this one.
+        config: its :class:`keras_sa.models.ModelConfig`.
+        clips: re-iterable :class:`keras_sa.evaluation.Clip` s, such as
+            :class:`keras_sa.evaluation.TrackClips`.
+        every: epochs between evaluations.
+        epochs: the run's last epoch, always evaluated.
+    """
+
+    def __init__(self, separation_model, config, clips, every, epochs):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"select_every must be at least 1, got {every}")
+        self.separation_model = separation_model
+        self.config = config
+        self.clips = clips
+        self.every = every
+        self.epochs = epochs
+        self._separator = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_sa import evaluation
+
+        keys = [f"val_gnsdr_{source}" for source in self.config.signal.sources]
+        logs = logs if logs is not None else {}
+        if (epoch + 1) % self.every and epoch + 1 != self.epochs:
+            logs.update(dict.fromkeys(keys, float("nan")))
+            return
+        if self._separator is None:  # one predictor: its inference function is traced once
+            from keras_sa import predictors
+            from keras_sa.separation import Separator
+
+            self._separator = Separator(predictors.KerasPredictor(self.separation_model, self.config))
+        records = evaluation.evaluate_tracks(
+            self.clips,
+            self._separator.estimator(),
+            sample_rate=self.config.signal.sample_rate,
+            progress=False,
+            sources=self.config.signal.sources,
+        )
+        summary = evaluation.summarize(records)
+        logs.update({key: summary[f"{source}_gnsdr"] for key, source in zip(keys, self.config.signal.sources)})
+        log.info(
+            "epoch %d: %s on %d validation clips",
+            epoch + 1,
+            ", ".join(f"{key} {logs[key]:.3f} dB" for key in keys),
+            summary["evaluated"],
+        )
 
 
 class ResumeStateError(ValueError):
@@ -557,6 +640,9 @@ def fit(
     verbose=2,
     precision="float32",
     objective="l1",
+    select="l1",
+    select_every=1,
+    validation_clips=None,
 ):
     """Train ``model`` with ``model.fit``; resumable after a kill.
 
@@ -588,12 +674,28 @@ def fit(
             may be resumed under either.
         objective: the loss (see :func:`compile_for_training`); ``"sdr"``
             and ``"l1+sdr"`` need ``config`` and ``spectra=True`` datasets.
+        select: what ``best.keras`` is selected by: ``"l1"``, the final
+            stack's L1 on ``validation_data``, or ``"gnsdr"``, the vocals'
+            GNSDR of ``validation_clips`` (see :class:`GNSDRValidation`),
+            evaluated every ``select_every`` epochs and at the last; it
+            needs ``config`` and is not supported across several workers.
+        select_every: epochs between GNSDR evaluations.
+        validation_clips: whole songs for ``select="gnsdr"``, re-iterable
+            :class:`keras_sa.evaluation.Clip` s.
 
     Returns:
         The trained separation model (its last state), float32.
     """
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("objective", objective, OBJECTIVES)
+    _check_choice("select", select, tuple(SELECTIONS))
+    if select == "gnsdr":
+        if config is None or validation_clips is None:
+            raise ValueError("select='gnsdr' needs the model's config and validation clips")
+        if _is_multi_worker(strategy):
+            # Every worker would have to reach the same decision from its own
+            # floating-point evaluation before the collective saves.
+            raise ValueError("select='gnsdr' is not supported with several workers")
     out_dir = Path(out_dir)
     chief = is_chief(strategy)
     if chief:
@@ -618,19 +720,23 @@ def fit(
 
     # Every worker runs every callback; only the chief's write into out_dir.
     run_dir = out_dir if chief else _private_run_folder(out_dir, strategy)
-    callbacks = [
+    monitor, mode = SELECTIONS[select]
+    callbacks = []
+    if strategy is not None and strategy.num_replicas_in_sync > 1:  # first: before the others save
+        callbacks.append(_AverageOverReplicas(trained.non_trainable_variables, strategy))
+    if trained is not separation:  # before the callbacks that evaluate and save the float32 model
+        callbacks.append(_CopyWeights(trained, separation))
+    if select == "gnsdr":  # before the backup: an epoch is done once it is evaluated
+        callbacks.append(GNSDRValidation(separation, config, validation_clips, select_every, epochs))
+    callbacks += [
         # Kept after the last epoch, so running the same command again on a
         # finished run does nothing and a run given more steps continues.
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP), delete_checkpoint=False),
-        SaveSeparationModel(separation, run_dir, config),
+        SaveSeparationModel(separation, run_dir, config, monitor=monitor, mode=mode),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
     if has_tensorboard():
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50))
-    if trained is not separation:  # before the callbacks that save the float32 model
-        callbacks.insert(1, _CopyWeights(trained, separation))
-    if strategy is not None and strategy.num_replicas_in_sync > 1:  # first: before the others save
-        callbacks.insert(0, _AverageOverReplicas(trained.non_trainable_variables, strategy))
     try:
         training_model.fit(
             train_data,
@@ -674,6 +780,8 @@ def train_on_dataset(
     verbose=2,
     precision="float32",
     objective="l1",
+    select="l1",
+    select_every=1,
 ):
     """Train a model on a dataset folder: the path behind ``keras-sa train``.
 
@@ -688,8 +796,9 @@ def train_on_dataset(
     schedule of ``steps`` steps. Its config must equal ``model_config``. A
     resumed run restores its own last epoch, whatever the initial model.
 
-    ``precision`` is the dtype policy of training and ``objective`` its
-    loss (see :func:`fit`).
+    ``precision`` is the dtype policy of training, ``objective`` its loss,
+    and ``select`` with ``select_every`` how ``best.keras`` is chosen (see
+    :func:`fit`); ``"gnsdr"`` separates the held-out validation songs whole.
 
     Returns:
         The trained separation model.
@@ -698,6 +807,9 @@ def train_on_dataset(
 
     _check_choice("precision", precision, PRECISIONS)  # before the data are decoded
     _check_choice("objective", objective, OBJECTIVES)
+    _check_choice("select", select, tuple(SELECTIONS))
+    if select_every < 1:
+        raise ValueError(f"select_every must be at least 1, got {select_every}")
     keras.utils.set_random_seed(seed)
     config = model_config if isinstance(model_config, models.ModelConfig) else models.get_preset(model_config)
     initial_weights = None
@@ -737,6 +849,9 @@ def train_on_dataset(
         "precision": precision,
         "objective": objective,
         "sdr_weight": SDR_WEIGHT if objective == "l1+sdr" else None,
+        "select": select,
+        "select_monitor": SELECTIONS[select][0],
+        "select_every": select_every if select == "gnsdr" else None,
     }
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing here
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -780,6 +895,14 @@ def train_on_dataset(
             PatchSource(validation_sources, config.signal, spectra=spectra), batch_size, validation=True
         )
 
+    clips = None
+    if select == "gnsdr":
+        from keras_sa import evaluation
+
+        if not validation_tracks:
+            raise data.DatasetError(f"{data_root}: no validation songs to select by GNSDR")
+        clips = evaluation.TrackClips(validation_tracks, rate)
+
     def build():
         model = models.build(config)
         if initial_weights is not None:
@@ -799,4 +922,7 @@ def train_on_dataset(
         verbose=verbose,
         precision=precision,
         objective=objective,
+        select=select,
+        select_every=select_every,
+        validation_clips=clips,
     )

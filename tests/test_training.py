@@ -560,3 +560,66 @@ def test_sdr_run_resumes(tmp_path, dataset_root):
     assert run["objective"] == "l1+sdr" and run["sdr_weight"] == training.SDR_WEIGHT
     _, config = models.load_model(out / "best.keras")
     assert config == FIT_CONFIG
+
+
+# ---------------------------------------------------------------------------
+# selection by GNSDR
+
+
+def test_gnsdr_selection_scores_whole_songs_and_survives_a_resume(tmp_path, dataset_root):
+    """best.keras is the best by validation GNSDR (mir_eval), kept across a kill."""
+    from keras_sa import evaluation
+    from keras_sa.separation import Separator
+
+    out = tmp_path / "gnsdr"
+    args = dict(TRAIN_ARGS, steps=6, select="gnsdr", select_every=2)  # 3 epochs: scored after 2 and 3
+
+    class KillAfterSecondEpoch(keras.callbacks.CSVLogger):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if epoch == 1:
+                self.csv_file.close()
+                raise Killed
+
+    with pytest.MonkeyPatch.context() as kill:
+        kill.setattr(keras.callbacks, "CSVLogger", KillAfterSecondEpoch)
+        with pytest.raises(Killed):
+            training.train_on_dataset(dataset_root, FIT_CONFIG, out, **args)
+    history = read_history(out)
+    assert np.isnan(float(history[0]["val_gnsdr_vocals"]))  # not an evaluation epoch
+    scored = float(history[1]["val_gnsdr_vocals"])
+    assert np.isfinite(scored) and np.isfinite(float(history[1]["val_gnsdr_accompaniment"]))
+    best = json.loads((out / "best.json").read_text())
+    assert best == {"epoch": 2, "monitor": "val_gnsdr_vocals", "value": pytest.approx(scored)}
+
+    # The logged figure is that of the saved model on the held-out songs, by
+    # the project's protocol.
+    run = json.loads((out / "run.json").read_text())
+    assert run["select"] == "gnsdr" and run["select_every"] == 2 and run["select_monitor"] == "val_gnsdr_vocals"
+    tracks = [t for t in data.discover(dataset_root) if t.name in run["validation_tracks"]]
+    assert tracks
+    separator = Separator.from_file(out / "best.keras")
+    records = evaluation.evaluate_tracks(evaluation.TrackClips(tracks, SIGNAL.sample_rate), separator.estimator(),
+                                         progress=False)
+    assert evaluation.summarize(records)["vocals_gnsdr"] == pytest.approx(scored, abs=1e-3)
+
+    # The best so far survives the kill: made unbeatable, it keeps the
+    # resumed run from replacing best.keras.
+    (out / "best.json").write_text(json.dumps(dict(best, value=99.0)))
+    saved = (out / "best.keras").read_bytes()
+    training.train_on_dataset(dataset_root, FIT_CONFIG, out, **args)
+    history = read_history(out)
+    assert [int(row["epoch"]) for row in history] == [0, 1, 2]
+    assert np.isfinite(float(history[2]["val_gnsdr_vocals"]))  # the last epoch is always scored
+    assert json.loads((out / "best.json").read_text())["value"] == 99.0
+    assert (out / "best.keras").read_bytes() == saved
+    assert np.isfinite(float(history[2]["val_final_l1"]))  # the L1 is still logged
+
+
+def test_selection_options_are_checked(tmp_path, dataset_root):
+    with pytest.raises(ValueError, match="unknown select 'sdr'"):
+        training.train_on_dataset(dataset_root, FIT_CONFIG, tmp_path / "a", select="sdr", **TRAIN_ARGS)
+    with pytest.raises(ValueError, match="select_every must be at least 1"):
+        training.train_on_dataset(dataset_root, FIT_CONFIG, tmp_path / "b", select="gnsdr", select_every=0,
+                                  **TRAIN_ARGS)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
