@@ -3,8 +3,8 @@
 How a recording of any rate, length and channel count is separated:
 
 1. **Masks from the mono down-mix at the model rate.** The channels are
-   averaged, resampled to the model's rate, and the magnitude STFT is cut
-   into windows of ``patch_frames`` frames, ``window_hop`` frames apart;
+   resampled to the model's rate and averaged, and the magnitude STFT is
+   cut into windows of ``patch_frames`` frames, ``window_hop`` frames apart;
    each window is normalized on its own (as in training) and each keeps the
    masks of its central ``window_hop`` frames (the SHN's sliding window).
    One set of masks serves every channel, so the stereo image is kept.
@@ -18,20 +18,29 @@ How a recording of any rate, length and channel count is separated:
    rounding), and content above the model's band (above 8 kHz for a 16 kHz
    model) goes to the accompaniment.
 
-Long inputs are processed in blocks of ``block_seconds`` with
-``margin_seconds`` of context on each side and a short cross-fade between
-blocks; :meth:`Separator.iter_vocals` hands out finished pieces as it goes,
-so a caller that writes them out holds one block, whatever the length.
+All of it runs as a stream (:class:`keras_sa.streaming.StreamingSeparator`,
+from :meth:`Separator.stream`): :meth:`Separator.separate` feeds it the
+whole recording, :func:`separate_file` the file's blocks as they are
+decoded, so block-wise and streaming separation have one definition and
+memory holds the stream's state (about one model window), whatever the
+length.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from keras_sa.audio.io import AudioWriter, load_audio, resample
-from keras_sa.audio.signal import istft, model_input, stft
+from keras_sa.audio.io import AudioWriter, audio_info, read_blocks
+from keras_sa.audio.signal import model_input
+from keras_sa.streaming import SHARE_EPS, StreamingSeparator, vocal_shares
 
-SHARE_EPS = 1e-6
+__all__ = ["SHARE_EPS", "Separator", "StreamingSeparator", "iter_blocks", "output_paths", "separate_file"]
+
+# Input samples per call when a whole recording is fed to the stream, and
+# windows per predictor call there: a multiple of the Keras predictor's
+# batch, and work for every interpreter of a multi-threaded LiteRT one.
+_BLOCK_SECONDS = 30
+_OFFLINE_BATCH_WINDOWS = 64
 
 
 class Separator:
@@ -42,8 +51,6 @@ class Separator:
             :class:`keras_sa.predictors.KerasPredictor` or
             :class:`keras_sa.predictors.TFLitePredictor` (anything with a
             ``config`` and ``predictor(features) -> masks``).
-        block_seconds: length of the blocks a long input is processed in.
-        margin_seconds: context added on each side of a block.
 
     Example:
 
@@ -53,12 +60,10 @@ class Separator:
     True
     """
 
-    def __init__(self, predictor, block_seconds=30.0, margin_seconds=2.0):
+    def __init__(self, predictor):
         self.predictor = predictor
         self.config = predictor.config
         self.signal = self.config.signal
-        self.block_seconds = block_seconds
-        self.margin_seconds = margin_seconds
 
     @classmethod
     def from_file(cls, path, backend="keras", threads=None, batch_size=16, **kwargs):
@@ -100,6 +105,20 @@ class Separator:
     # ------------------------------------------------------------------
     # masks at the model rate
 
+    def _padded(self, magnitude):
+        """``magnitude`` with the zero frames around it that whole windows need."""
+        patch, hop = self.signal.patch_frames, self.signal.window_hop
+        margin = (patch - hop) // 2
+        frames = magnitude.shape[0]
+        count = -(-frames // hop)
+        return np.pad(magnitude, ((margin, count * hop - frames + margin), (0, 0)))
+
+    def _features(self, frames):
+        patch, hop = self.signal.patch_frames, self.signal.window_hop
+        windows = np.lib.stride_tricks.sliding_window_view(frames, patch, axis=0)[::hop]
+        features, _ = model_input(np.swapaxes(windows, 1, 2), self.signal)
+        return features.astype(np.float32)
+
     def windows(self, magnitude):
         """The model inputs for a model-band magnitude spectrogram.
 
@@ -110,15 +129,24 @@ class Separator:
             ``(windows, patch_frames, n_bins)`` features, window ``i``
             centred on frames ``[i * window_hop, (i + 1) * window_hop)``.
         """
+        return self._features(self._padded(magnitude))
+
+    def window_masks(self, frames):
+        """Masks of consecutive windows' central frames.
+
+        Args:
+            frames: ``((count - 1) * window_hop + patch_frames, n_bins)``
+                magnitudes; window ``i`` is ``frames[i * window_hop :][:
+                patch_frames]``.
+
+        Returns:
+            ``(count * window_hop, n_bins, n_sources)`` masks: each window's
+            central ``window_hop`` frames, in order.
+        """
         patch, hop = self.signal.patch_frames, self.signal.window_hop
         margin = (patch - hop) // 2
-        frames = magnitude.shape[0]
-        count = -(-frames // hop)
-        padded = np.pad(magnitude, ((margin, count * hop - frames + margin), (0, 0)))
-        starts = np.arange(count) * hop
-        windows = np.stack([padded[s : s + patch] for s in starts])
-        features, _ = model_input(windows, self.signal)
-        return features.astype(np.float32)
+        predicted = self.predictor(self._features(frames))[:, margin : margin + hop]
+        return predicted.reshape(-1, *predicted.shape[2:])
 
     def masks(self, magnitude):
         """Masks for a model-band magnitude spectrogram.
@@ -130,39 +158,19 @@ class Separator:
             ``(frames, n_bins, n_sources)`` masks: each window contributes
             its central ``window_hop`` frames.
         """
-        patch, hop = self.signal.patch_frames, self.signal.window_hop
-        margin = (patch - hop) // 2
-        predicted = self.predictor(self.windows(magnitude))[:, margin : margin + hop]
-        return predicted.reshape(-1, *predicted.shape[2:])[: magnitude.shape[0]]
+        return self.window_masks(self._padded(magnitude))[: magnitude.shape[0]]
 
     def vocal_share(self, spectrum):
         """Per-bin vocal share ``(frames, n_fft//2+1)`` of a mono mixture's STFT."""
-        n_bins = self.signal.n_bins
-        masks = self.masks(np.abs(spectrum[:, :n_bins]))
-        vocals, accompaniment = masks[..., 0], masks[..., 1]
-        share = (vocals + SHARE_EPS) / (vocals + accompaniment + 2 * SHARE_EPS)
-        # Bins above the model's band (the Nyquist bin for n_bins = n_fft // 2)
-        # take the share of the highest bin the model saw.
-        missing = spectrum.shape[1] - n_bins
-        if missing:
-            share = np.concatenate([share, np.repeat(share[:, -1:], missing, axis=1)], axis=1)
-        return share
+        masks = self.masks(np.abs(spectrum[:, : self.signal.n_bins]))
+        return vocal_shares(masks, spectrum.shape[1])
 
     # ------------------------------------------------------------------
     # any rate, any channel count, any length
 
-    def _vocals_of_segment(self, samples, sample_rate):
-        rate = self.signal.sample_rate
-        length = samples.shape[1]
-        at_rate = resample(samples, sample_rate, rate)
-        spectra = stft(at_rate, self.signal)  # (channels, frames, bins)
-        # The STFT is linear: the down-mix's spectrum is the mean of the channels'.
-        share = self.vocal_share(spectra.mean(axis=0))
-        vocals = istft(share * spectra, self.signal, at_rate.shape[1])
-        vocals = resample(vocals, rate, sample_rate)
-        if vocals.shape[1] < length:
-            vocals = np.pad(vocals, ((0, 0), (0, length - vocals.shape[1])))
-        return vocals[:, :length]
+    def stream(self, sample_rate, channels, batch_windows=1):
+        """A :class:`keras_sa.streaming.StreamingSeparator` for audio at ``sample_rate`` with ``channels``."""
+        return StreamingSeparator(self, sample_rate, channels, batch_windows=batch_windows)
 
     def iter_vocals(self, samples, sample_rate):
         """Vocals of a ``(channels, n)`` recording, block by block.
@@ -170,19 +178,19 @@ class Separator:
         Yields:
             ``(start, vocals)``: consecutive, final pieces of the vocals
             (``vocals`` is ``(channels, m)`` for samples ``start`` to
-            ``start + m``), so a caller can write them out as they come and
-            hold no more than one block.
+            ``start + m``, ``m`` possibly 0), as the stream finishes them.
         """
-        return iter_blocks(
-            samples,
-            sample_rate,
-            lambda segment: self._vocals_of_segment(segment, sample_rate),
-            self.block_seconds,
-            self.margin_seconds,
-        )
+        stream = self.stream(sample_rate, samples.shape[0], batch_windows=_OFFLINE_BATCH_WINDOWS)
+        block = _BLOCK_SECONDS * stream.sample_rate
+        start = 0
+        for first in range(0, samples.shape[1], block):
+            vocals, _ = stream.process(samples[:, first : first + block])
+            yield start, vocals
+            start += vocals.shape[1]
+        yield start, stream.flush()[0]
 
     def separate(self, samples, sample_rate, progress=None):
-        """Separate a recording.
+        """Separate a recording: :meth:`stream` fed all of it.
 
         Args:
             samples: ``(channels, n)`` float32 samples (a 1-D array is
@@ -221,6 +229,9 @@ class Separator:
 
 def iter_blocks(samples, sample_rate, separate_segment, block_seconds=30.0, margin_seconds=2.0):
     """Run ``separate_segment`` on a long recording block by block, joining the results.
+
+    For separators that take whole segments (the TensorFlow Serving client);
+    the :class:`Separator` itself streams instead.
 
     Blocks are ``block_seconds`` long; each is separated with
     ``margin_seconds`` of context on each side, and consecutive blocks are
@@ -271,9 +282,10 @@ def output_paths(target, fmt="wav"):
 def separate_file(separator, path, target, fmt="wav", max_seconds=None, progress=None):
     """Separate an audio file into ``target/vocals.<fmt>`` and ``target/accompaniment.<fmt>``.
 
-    The stems are written block by block as the separator finishes them, so
-    memory holds the decoded input and one block, whatever the length. Each
-    file is written under a temporary name and renamed when complete.
+    The input is decoded block by block into the separator's stream and the
+    stems are written as the stream finishes them, so memory holds one block
+    and the stream's state, whatever the length. Each file is written under
+    a temporary name and renamed when complete; a bad input leaves neither.
     Existing files are replaced: checking for them is the caller's choice.
 
     Args:
@@ -291,17 +303,35 @@ def separate_file(separator, path, target, fmt="wav", max_seconds=None, progress
         AudioError: the input cannot be read or an output cannot be written.
         OSError: ``target`` cannot be created.
     """
-    samples, rate = load_audio(path, max_seconds=max_seconds)
+    rate, channels, total = audio_info(path)
+    blocks = read_blocks(path, _BLOCK_SECONDS * rate, max_seconds=max_seconds)
+    try:
+        return _separate_blocks(separator, blocks, target, fmt, rate, channels, total, progress)
+    finally:
+        blocks.close()
+
+
+def _separate_blocks(separator, blocks, target, fmt, rate, channels, total, progress):
+    first = next(blocks)  # refuses an unreadable, empty or too long input before creating anything
     outputs = output_paths(target, fmt)
     Path(target).mkdir(parents=True, exist_ok=True)
-    channels, total = samples.shape
+    stream = separator.stream(rate, channels, batch_windows=_OFFLINE_BATCH_WINDOWS)
+    done = 0
     with AudioWriter(outputs["vocals"], rate, channels) as vocals_out, AudioWriter(
         outputs["accompaniment"], rate, channels
     ) as accompaniment_out:
-        for start, vocals in separator.iter_vocals(samples, rate):
-            stop = start + vocals.shape[1]
+
+        def write(stems):
+            nonlocal done
+            vocals, accompaniment = stems
             vocals_out.write(vocals)
-            accompaniment_out.write(samples[:, start:stop] - vocals)
+            accompaniment_out.write(accompaniment)
+            done += vocals.shape[1]
             if progress is not None:
-                progress(stop, total)
-    return total / rate
+                progress(done, max(total, done))
+
+        write(stream.process(first))
+        for block in blocks:
+            write(stream.process(block))
+        write(stream.flush())
+    return done / rate

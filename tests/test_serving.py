@@ -601,8 +601,8 @@ def grpc_server(small_export):
 
 
 def test_grpc_client_end_to_end_and_blocks(grpc_server, small_export, small_model_file, song):
-    """Through a real gRPC channel; blocks as the Separator makes them."""
-    from keras_sa.separation import Separator
+    """Through a real gRPC channel; blocks joined as iter_blocks joins the Separator's segments."""
+    from keras_sa.separation import Separator, iter_blocks
 
     mono, _ = load_audio(song, sample_rate=RATE, mono=True)
     mono = mono[0]
@@ -610,13 +610,16 @@ def test_grpc_client_end_to_end_and_blocks(grpc_server, small_export, small_mode
         whole = client.separate(mono)
         expected = run_signature(small_export[1].signatures["serving_default"], mono[None])
         np.testing.assert_array_equal(whole["vocals"], expected["vocals"][0])
-        # 10.9 s in 4 s blocks with 1 s margins: three requests, joined as the Separator joins blocks.
+        # 10.9 s in 4 s blocks with 1 s margins: three requests, joined by iter_blocks.
         blocks = client.separate_long(mono, RATE, block_seconds=4.0, margin_seconds=1.0)
         fixed = client.separate_long(mono, RATE, block_seconds=4.0, margin_seconds=1.0, fixed_length=True)
         with pytest.raises(ServingError, match=r"INVALID_ARGUMENT: .*too short") as error:
             client.separate(mono[:1000])
         assert error.value.status == "INVALID_ARGUMENT" and "[[" not in str(error.value)
-    reference = Separator.from_file(small_model_file, block_seconds=4.0, margin_seconds=1.0).separate(mono, RATE)
+    separator = Separator.from_file(small_model_file)
+    pieces = iter_blocks(mono[None], RATE, lambda segment: separator.separate(segment, RATE)["vocals"], 4.0, 1.0)
+    vocals = np.concatenate([piece for _, piece in pieces], axis=1)[0]
+    reference = {"vocals": vocals, "accompaniment": mono - vocals}
     for name in ("vocals", "accompaniment"):
         np.testing.assert_allclose(blocks[name], reference[name], atol=1e-5)
         np.testing.assert_allclose(fixed[name], blocks[name], atol=1e-6)

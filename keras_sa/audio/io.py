@@ -118,17 +118,12 @@ def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
     """
     if sample_rate is not None and sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    if max_seconds is not None and max_seconds <= 0:
-        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
+    _check_max_seconds(max_seconds)
     _check_readable(path)
     try:
         with soundfile.SoundFile(os.fspath(path)) as file:
             rate = file.samplerate
-            if max_seconds is not None and file.frames > max_seconds * rate:
-                raise AudioError(
-                    path,
-                    f"too long ({file.frames / rate:.1f} s; the limit is {max_seconds:g} s)",
-                )
+            _check_length(path, file.frames, rate, max_seconds)
             frames = file.read(dtype="float32", always_2d=True)
     except _SOUNDFILE_ERRORS as error:
         raise _unsupported(path, error) from None
@@ -136,15 +131,8 @@ def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
     if frames.shape[0] == 0:
         raise AudioError(path, "no samples")
     # Some decoders (MP3) report an estimated length; check the real one too.
-    if max_seconds is not None and frames.shape[0] > max_seconds * rate:
-        raise AudioError(
-            path,
-            f"too long ({frames.shape[0] / rate:.1f} s; the limit is {max_seconds:g} s)",
-        )
-    # A sum is NaN or infinite exactly when a sample is (audio cannot
-    # overflow float64), and needs no mask the size of the song.
-    if not np.isfinite(np.sum(frames, dtype=np.float64)):
-        raise AudioError(path, "contains NaN or infinite samples")
+    _check_length(path, frames.shape[0], rate, max_seconds)
+    _check_finite(path, frames)
 
     # A transposed view, not a copy: a long song is held in memory once.
     samples = frames.T
@@ -154,6 +142,69 @@ def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
         samples = resample(samples, rate, sample_rate)
         rate = sample_rate
     return samples, rate
+
+
+def _check_max_seconds(max_seconds):
+    if max_seconds is not None and max_seconds <= 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
+
+
+def _check_length(path, frames, rate, max_seconds):
+    if max_seconds is not None and frames > max_seconds * rate:
+        raise AudioError(path, f"too long ({frames / rate:.1f} s; the limit is {max_seconds:g} s)")
+
+
+def _check_finite(path, frames):
+    # A sum is NaN or infinite exactly when a sample is (audio cannot
+    # overflow float64), and needs no mask the size of the song.
+    if not np.isfinite(np.sum(frames, dtype=np.float64)):
+        raise AudioError(path, "contains NaN or infinite samples")
+
+
+def read_blocks(path, block_frames, max_seconds=None):
+    """Decodes an audio file block by block, with :func:`load_audio`'s checks.
+
+    Memory holds one block, whatever the file's length. The checks run as
+    the blocks come: a header longer than ``max_seconds`` and a file with
+    no samples fail before the first block, a NaN or infinite sample (or a
+    real length beyond ``max_seconds`` that the header did not tell) when
+    its block is reached.
+
+    Args:
+        path: the file (str or path-like).
+        block_frames: samples per channel in each block (the last may be
+            shorter).
+        max_seconds: reject files longer than this many seconds.
+
+    Yields:
+        ``(channels, m)`` float32 blocks at the file's own rate
+        (:func:`audio_info` gives the rate and channel count).
+
+    Raises:
+        AudioError: as :func:`load_audio`.
+        ValueError: ``block_frames`` or ``max_seconds`` is not positive.
+    """
+    if block_frames <= 0:
+        raise ValueError(f"block_frames must be positive, got {block_frames}")
+    _check_max_seconds(max_seconds)
+    _check_readable(path)
+    try:
+        with soundfile.SoundFile(os.fspath(path)) as file:
+            rate = file.samplerate
+            _check_length(path, file.frames, rate, max_seconds)
+            total = 0
+            while True:
+                frames = file.read(block_frames, dtype="float32", always_2d=True)
+                if frames.shape[0] == 0:
+                    break
+                total += frames.shape[0]
+                _check_length(path, total, rate, max_seconds)
+                _check_finite(path, frames)
+                yield frames.T
+    except _SOUNDFILE_ERRORS as error:
+        raise _unsupported(path, error) from None
+    if total == 0:
+        raise AudioError(path, "no samples")
 
 
 def resample(samples, orig_rate, target_rate):

@@ -88,38 +88,155 @@ class SignalConfig:
 # numpy twin
 
 
+def hann_window(n_fft):
+    """The periodic Hann window of ``n_fft`` samples (float64), as librosa's ``"hann"``."""
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+
+
+def frame_spectra(frames, config):
+    """Spectra ``(..., n_fft//2+1)`` complex64 of time frames ``(..., n_fft)``.
+
+    The window product and the FFT run in float64 and are rounded once, as
+    librosa does, so both agree to float32 rounding.
+    """
+    return np.fft.rfft(frames * hann_window(config.n_fft), axis=-1).astype(np.complex64)
+
+
+def frame_signals(spectra, config):
+    """Windowed time frames ``(..., n_fft)`` float32 of spectra ``(..., n_fft//2+1)``."""
+    frames = np.fft.irfft(spectra, n=config.n_fft, axis=-1) * hann_window(config.n_fft)
+    return frames.astype(np.float32)
+
+
+class StreamingSTFT:
+    """The STFT of a signal that arrives in pieces.
+
+    :meth:`push` returns the spectra of the frames its samples completed,
+    :meth:`finish` those that only the end padding completes; all of them
+    together are :func:`stft` of the whole signal (which is defined as
+    this). A frame is complete once its ``n_fft`` samples are in, so the
+    stream holds fewer than ``n_fft + hop_length`` samples, whatever the
+    signal's length.
+
+    Args:
+        config: the :class:`SignalConfig`.
+        center: pad ``n_fft // 2`` zeros in front (known from the start)
+            and behind (added by :meth:`finish`); ``False`` pads nothing.
+        shape: the leading shape of the samples (``()`` for a 1-D signal,
+            ``(channels,)`` for ``(channels, n)`` pieces).
+    """
+
+    def __init__(self, config, center=True, shape=()):
+        self.config = config
+        self.center = center
+        self._pad = config.n_fft // 2 if center else 0
+        self._buffer = np.zeros(tuple(shape) + (self._pad,), np.float32)
+        self._finished = False
+
+    def push(self, samples):
+        """Appends ``(*shape, n)`` samples; returns ``(*shape, frames, n_fft//2+1)``."""
+        if self._finished:
+            raise RuntimeError("the STFT stream is finished")
+        buffer = np.concatenate([self._buffer, np.asarray(samples, np.float32)], axis=-1)
+        n_fft, hop = self.config.n_fft, self.config.hop_length
+        count = max(0, (buffer.shape[-1] - n_fft) // hop + 1)
+        if count == 0:
+            self._buffer = buffer
+            return np.zeros(buffer.shape[:-1] + (0, n_fft // 2 + 1), np.complex64)
+        frames = np.lib.stride_tricks.sliding_window_view(buffer, n_fft, axis=-1)[..., : count * hop : hop, :]
+        self._buffer = buffer[..., count * hop :]
+        return frame_spectra(frames, self.config)
+
+    def finish(self):
+        """The frames the end padding completes; the stream is finished afterwards."""
+        spectra = self.push(np.zeros(self._buffer.shape[:-1] + (self._pad,), np.float32))
+        self._finished = True
+        return spectra
+
+
+class OverlapAdd:
+    """The inverse STFT of frames that arrive in order.
+
+    Each frame's windowed inverse FFT is added into an accumulator of
+    ``n_fft`` samples, frame after frame, together with the squared window;
+    the accumulator's first ``hop_length`` samples then have every frame
+    that touches them, are divided by their summed squared window (where it
+    exceeds float32's ``tiny``) and leave. The leading ``n_fft // 2``
+    samples (the centred STFT's front padding) are dropped. :func:`istft` is
+    this fed all frames at once.
+
+    Args:
+        config: the :class:`SignalConfig`.
+        shape: the leading shape of the frames (``()`` or ``(channels,)``).
+    """
+
+    def __init__(self, config, shape=()):
+        self.config = config
+        n_fft = config.n_fft
+        self._square = np.square(hann_window(n_fft)).astype(np.float32)
+        self._signal = np.zeros(tuple(shape) + (n_fft,), np.float32)
+        self._weight = np.zeros(n_fft, np.float32)
+        self._skip = n_fft // 2
+        self.emitted = 0
+
+    def _emit(self, signal, weight):
+        tiny = np.finfo(np.float32).tiny
+        out = signal / np.where(weight > tiny, weight, np.float32(1))
+        skip = min(self._skip, out.shape[-1])
+        self._skip -= skip
+        out = out[..., skip:]
+        self.emitted += out.shape[-1]
+        return out
+
+    def push(self, spectra):
+        """Adds ``(*shape, frames, n_fft//2+1)`` spectra; returns the finished samples."""
+        frames = frame_signals(spectra, self.config)
+        hop, count = self.config.hop_length, frames.shape[-2]
+        signal = np.empty(self._signal.shape[:-1] + (count * hop,), np.float32)
+        weight = np.empty(count * hop, np.float32)
+        for index in range(count):
+            self._signal += frames[..., index, :]
+            self._weight += self._square
+            part = slice(index * hop, (index + 1) * hop)
+            signal[..., part] = self._signal[..., :hop]
+            weight[part] = self._weight[:hop]
+            self._signal[..., :-hop] = self._signal[..., hop:]
+            self._signal[..., -hop:] = 0
+            self._weight[:-hop] = self._weight[hop:]
+            self._weight[-hop:] = 0
+        return self._emit(signal, weight)
+
+    def finish(self, length):
+        """The rest, to a total of ``length`` samples (zero-padded if the frames end sooner)."""
+        rest = self._emit(self._signal, self._weight)
+        before = self.emitted - rest.shape[-1]
+        keep = max(0, length - before)
+        rest = rest[..., :keep]
+        if rest.shape[-1] < keep:
+            rest = np.concatenate([rest, np.zeros(rest.shape[:-1] + (keep - rest.shape[-1],), np.float32)], axis=-1)
+        self.emitted = before + keep
+        return rest
+
+
 def stft(samples, config, center=True):
     """Complex STFT of ``samples`` (``(..., n)``) -> ``(..., frames, n_fft//2+1)``.
 
     ``center=False`` takes frames from the samples alone, with no padding:
-    ``1 + (n - n_fft) // hop_length`` frames, the interior frames of a longer
-    signal's centred STFT (how training patches are cut).
+    ``1 + (n - n_fft) // hop_length`` frames (none when ``n < n_fft``), the
+    interior frames of a longer signal's centred STFT (how training patches
+    are cut).
     """
-    import librosa
-
-    spec = librosa.stft(
-        np.asarray(samples, dtype=np.float32),
-        n_fft=config.n_fft,
-        hop_length=config.hop_length,
-        window="hann",
-        center=center,
-        pad_mode="constant",
-    )
-    return np.swapaxes(spec, -1, -2)
+    samples = np.asarray(samples, np.float32)
+    stream = StreamingSTFT(config, center=center, shape=samples.shape[:-1])
+    return np.concatenate([stream.push(samples), stream.finish()], axis=-2)
 
 
 def istft(spectrogram, config, length):
-    """Inverse of :func:`stft`: ``(..., frames, n_fft//2+1)`` -> ``(..., length)``."""
-    import librosa
-
-    return librosa.istft(
-        np.swapaxes(np.asarray(spectrogram), -1, -2),
-        n_fft=config.n_fft,
-        hop_length=config.hop_length,
-        window="hann",
-        center=True,
-        length=length,
-    ).astype(np.float32)
+    """Inverse of :func:`stft`: ``(..., frames, n_fft//2+1)`` -> ``(..., length)`` float32."""
+    spectrogram = np.asarray(spectrogram)
+    overlap_add = OverlapAdd(config, shape=spectrogram.shape[:-2])
+    head = overlap_add.push(spectrogram)[..., :length]
+    return np.concatenate([head, overlap_add.finish(length)], axis=-1)
 
 
 def model_input(magnitude, config, xp=np):
