@@ -159,6 +159,11 @@ public final class Resampler {
             return input.end();
         }
 
+        /** Input samples held for the outputs still to come. */
+        int held() {
+            return input.size();
+        }
+
         /** Output samples produced so far. */
         public long produced() {
             return produced;

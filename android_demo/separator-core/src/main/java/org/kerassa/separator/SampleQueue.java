@@ -23,6 +23,11 @@ final class SampleQueue {
         return origin + size;
     }
 
+    /** Samples held. */
+    int size() {
+        return size;
+    }
+
     /** The backing array; sample {@code p} is at {@link #index}{@code (p)}. Valid until the next append. */
     float[] array() {
         return data;

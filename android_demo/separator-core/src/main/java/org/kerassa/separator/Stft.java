@@ -147,6 +147,11 @@ public final class Stft {
             return next;
         }
 
+        /** Samples held for the frames still to come. */
+        int held() {
+            return samples.size();
+        }
+
         /** Whether frame {@link #frames()} can be computed now. */
         public boolean hasFrame() {
             if (total >= 0) {
@@ -189,6 +194,11 @@ public final class Stft {
         /** Frames pushed so far. */
         public long frames() {
             return next;
+        }
+
+        /** Samples of overlap-add buffer (sums and weights) held. */
+        int held() {
+            return 2 * sum.length;
         }
 
         /** Adds the next frame ({@code n_fft / 2 + 1} bins). */

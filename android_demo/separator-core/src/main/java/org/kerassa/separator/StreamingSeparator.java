@@ -141,6 +141,21 @@ public final class StreamingSeparator {
         return released;
     }
 
+    /**
+     * Values (samples, spectrum values) held in the stream's buffers: bounded by the look-ahead
+     * and one chunk, whatever the length of the stream.
+     */
+    long held() {
+        long held = (long) spectra.size() * 2 * channels * signal.spectrumBins() + (long) masks.held() * signal.nBins;
+        for (int c = 0; c < channels; c++) {
+            held += input[c].size() + vocals[c].size() + analysis[c].held() + synthesis[c].held();
+            if (down != null) {
+                held += down[c].held() + up[c].held();
+            }
+        }
+        return held;
+    }
+
     /** Model windows run so far. */
     public long windows() {
         return masks.windows();

@@ -61,6 +61,11 @@ final class WindowedMasks {
         total = pushed;
     }
 
+    /** Frames held for the windows still to run. */
+    int held() {
+        return frames.size();
+    }
+
     /** Windows run so far. */
     long windows() {
         return windows;

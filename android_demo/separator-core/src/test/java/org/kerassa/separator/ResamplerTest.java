@@ -153,4 +153,40 @@ public class ResamplerTest {
         }
         assertTrue("SNR against soxr " + worst + " dB", worst >= 55);
     }
+
+    @Test
+    public void streamingGivesTheSameSamplesWhateverTheChunks() {
+        // 44101 Hz has a large reduced ratio: the interpolated-kernel path.
+        int[][] pairs = {{44100, 16000}, {16000, 44100}, {48000, 16000}, {8000, 16000}, {44101, 16000}};
+        java.util.Random random = new java.util.Random(2);
+        for (int[] pair : pairs) {
+            Resampler filter = new Resampler(pair[0], pair[1]);
+            float[] x = new float[9000];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) random.nextGaussian();
+            }
+            float[] whole = filter.process(x);
+            for (int size : new int[] {1, 7, 1000, 4096, 0}) {
+                Resampler.Stream stream = filter.stream();
+                float[] got = new float[0];
+                for (int done = 0; done < x.length; ) {
+                    int n = Math.min(size > 0 ? size : random.nextInt(3000), x.length - done);
+                    got = concat(got, stream.process(x, done, n));
+                    done += n;
+                    // Output j is out once input floor(j from / to) + lookAhead() has arrived, not before.
+                    long j = stream.produced();
+                    assertTrue((j - 1) * pair[0] / pair[1] + filter.lookAhead() <= done - 1 || j == 0);
+                    assertTrue(j * pair[0] / pair[1] + filter.lookAhead() > done - 1);
+                }
+                got = concat(got, stream.flush());
+                assertArrayEquals(pair[0] + " -> " + pair[1] + " Hz in chunks of " + size, whole, got, 0f);
+            }
+        }
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
 }
