@@ -2,12 +2,15 @@ package org.kerassa.separator;
 
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.RandomAccessFile;
 
 /**
  * Writes a WAV file block by block, with the length known up front (so the header is written
- * first and the file can go straight to a stream, e.g. a content URI's).
+ * first and the file can go straight to a stream, e.g. a content URI's), or open-ended, to a file
+ * whose header is completed at the end ({@link #openEnded}, {@link #fixLength}).
  *
  * <p>{@link Encoding#FLOAT_32} keeps every value exactly, beyond [-1, 1] included (what the Python
  * package writes). The PCM encodings clip to [-1, 1] and scale by 2<sup>bits-1</sup>, rounding to
@@ -50,6 +53,45 @@ public final class WavWriter implements Closeable {
         this.channels = channels;
         this.frames = frames;
         this.encoding = encoding;
+        out.write(header(sampleRate, channels, frames, encoding));
+    }
+
+    private WavWriter(OutputStream out, int sampleRate, int channels, Encoding encoding) throws IOException {
+        if (sampleRate <= 0 || channels <= 0) {
+            throw new IllegalArgumentException("bad WAV parameters: rate " + sampleRate + ", channels " + channels);
+        }
+        this.out = out;
+        this.channels = channels;
+        this.frames = -1;
+        this.encoding = encoding;
+        out.write(header(sampleRate, channels, 0, encoding));
+    }
+
+    /**
+     * Starts a file of a length not known yet (a stream's output): the header says 0 frames
+     * until {@link #fixLength} rewrites it, once the writer is closed.
+     */
+    public static WavWriter openEnded(OutputStream out, int sampleRate, int channels, Encoding encoding) throws IOException {
+        return new WavWriter(out, sampleRate, channels, encoding);
+    }
+
+    /** Rewrites the header of a file written by an {@link #openEnded} writer for the {@code frames} it holds. */
+    public static void fixLength(File file, int sampleRate, int channels, long frames, Encoding encoding) throws IOException {
+        byte[] header = header(sampleRate, channels, frames, encoding);
+        long dataBytes = frames * channels * encoding.bits / 8;
+        RandomAccessFile raf = new RandomAccessFile(file, "rw");
+        try {
+            if (raf.length() != header.length + dataBytes + (dataBytes & 1)) {
+                throw new IOException(file + ": " + raf.length() + " bytes, not a WAV file of " + frames + " frames");
+            }
+            raf.seek(0);
+            raf.write(header);
+        } finally {
+            raf.close();
+        }
+    }
+
+    private static byte[] header(int sampleRate, int channels, long frames, Encoding encoding) throws IOException {
         int blockAlign = channels * encoding.bits / 8;
         long dataBytes = frames * blockAlign;
         boolean isFloat = encoding == Encoding.FLOAT_32;
@@ -77,7 +119,7 @@ public final class WavWriter implements Closeable {
         }
         ascii(header, "data");
         u32(header, dataBytes);
-        out.write(header.toByteArray());
+        return header.toByteArray();
     }
 
     /** Writes a whole recording to a stream (the stream is flushed, not closed). */
@@ -99,8 +141,11 @@ public final class WavWriter implements Closeable {
         if (block.length != channels) {
             throw new IllegalArgumentException("expected " + channels + " channels, got " + block.length);
         }
-        if (written + count > frames) {
+        if (frames >= 0 && written + count > frames) {
             throw new IOException("more frames than the header announced (" + frames + ")");
+        }
+        if (frames < 0 && (written + count) * channels * (encoding.bits / 8) > 0xFFFFFFFFL - 64) {
+            throw new IOException("too long for a WAV file (" + (written + count) + " frames)");
         }
         int bytesPerSample = encoding.bits / 8;
         int chunk = 4096;
@@ -144,6 +189,25 @@ public final class WavWriter implements Closeable {
         }
     }
 
+    /**
+     * Frames {@code [offset, offset + count)} of the first {@code outChannels} channels of
+     * {@code block}, interleaved as 16-bit PCM (as {@link Encoding#PCM_16} writes them): for an
+     * audio output that plays fewer channels than a recording has.
+     */
+    public static short[] interleavePcm16(float[][] block, int offset, int count, int outChannels) {
+        if (outChannels <= 0 || outChannels > block.length) {
+            throw new IllegalArgumentException(outChannels + " channels out of " + block.length);
+        }
+        short[] out = new short[count * outChannels];
+        int at = 0;
+        for (int f = 0; f < count; f++) {
+            for (int c = 0; c < outChannels; c++) {
+                out[at++] = (short) quantize(block[c][offset + f], 32768.0);
+            }
+        }
+        return out;
+    }
+
     private static int quantize(float value, double full) {
         if (Float.isNaN(value)) {
             return 0;
@@ -163,10 +227,10 @@ public final class WavWriter implements Closeable {
      * @throws IOException fewer frames were written than the header announced.
      */
     public void finish() throws IOException {
-        if (written != frames) {
+        if (frames >= 0 && written != frames) {
             throw new IOException("WAV file incomplete: " + written + " of " + frames + " frames written");
         }
-        long dataBytes = frames * channels * encoding.bits / 8;
+        long dataBytes = written * channels * encoding.bits / 8;
         if ((dataBytes & 1) != 0) {
             out.write(0);
         }

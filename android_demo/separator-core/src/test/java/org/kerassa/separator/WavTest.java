@@ -218,4 +218,45 @@ public class WavTest {
             assertTrue(e.getMessage().contains("more frames"));
         }
     }
+
+    @Test
+    public void openEndedFilesGetTheirLengthAtTheEnd() throws Exception {
+        float[][] samples = {{0f, 0.5f, -1f, 0.25f, 2f}, {0.1f, -0.2f, 0.3f, -0.4f, -3f}};
+        for (WavWriter.Encoding encoding : WavWriter.Encoding.values()) {
+            java.io.File file = java.io.File.createTempFile("open-ended", ".wav");
+            try {
+                WavWriter writer = WavWriter.openEnded(new java.io.FileOutputStream(file), 22050, 2, encoding);
+                writer.write(samples, 0, 2);
+                writer.write(samples, 2, 3);
+                writer.close();
+                WavWriter.fixLength(file, 22050, 2, writer.written(), encoding);
+                AudioBuffer read = WavReader.read(file);
+                byte[] expected = WavWriter.toBytes(new AudioBuffer(samples, 22050), encoding);
+                assertArrayEquals(encoding + ": the same bytes as a writer told the length", expected,
+                        java.nio.file.Files.readAllBytes(file.toPath()));
+                assertEquals(5, read.frames());
+                try {
+                    WavWriter.fixLength(file, 22050, 2, 6, encoding);
+                    fail();
+                } catch (IOException e) {
+                    assertTrue(e.getMessage().contains("not a WAV file of 6 frames"));
+                }
+            } finally {
+                file.delete();
+            }
+        }
+    }
+
+    @Test
+    public void interleavesPcm16LikeTheWriter() throws Exception {
+        float[][] samples = {{0f, 0.5f, -1f, 1f}, {0.25f, -0.5f, 2f, -2f}, {0.9f, 0.9f, 0.9f, 0.9f}};
+        short[] two = WavWriter.interleavePcm16(samples, 1, 3, 2);
+        assertArrayEquals(new short[] {16384, -16384, -32768, 32767, 32767, -32768}, two);
+        byte[] wav = WavWriter.toBytes(new AudioBuffer(new float[][] {samples[0], samples[1]}, 8000), WavWriter.Encoding.PCM_16);
+        ByteBuffer data = ByteBuffer.wrap(wav, 44 + 4, 12).order(ByteOrder.LITTLE_ENDIAN);
+        for (short value : two) {
+            assertEquals(value, data.getShort());
+        }
+        assertArrayEquals(new short[] {0}, WavWriter.interleavePcm16(samples, 0, 1, 1));
+    }
 }
