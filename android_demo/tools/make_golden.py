@@ -14,7 +14,12 @@ intermediate the Java code must reproduce:
   resampled to 16 kHz by soxr, the int8 inputs and outputs of the model on their down-mix, the
   vocals at 16 kHz and at 44.1 kHz (the accompaniment is the input minus the vocals: not stored);
 - ``wav``: small WAV files in every encoding the Java decoder reads (and two it must refuse),
-  written by libsndfile, each with the samples libsndfile decodes from it.
+  written by libsndfile, each with the samples libsndfile decodes from it;
+- ``stream_mono`` and ``stream_stereo``: golden *streams*, the outputs of the Python
+  ``StreamingSeparator`` (``Separator.stream``) fed in uneven chunks, for a longer excerpt of the
+  MIR-1K test clip at 16 kHz and of the stereo 44.1 kHz song: the input, the int8 model inputs
+  and outputs of every window in the order the stream ran them, the vocals (the accompaniment is
+  the input minus them), and the stream's latency.
 
 Format: ``manifest.json`` lists every array with its file, dtype and shape; each array file is
 the raw little-endian values in C (row-major) order, gzip-compressed (``.f32.gz``: float32,
@@ -69,6 +74,8 @@ def parse_args(argv=None):
     parser.add_argument("--clip-samples", type=int, default=25700, help="excerpt length at 16 kHz (not a multiple of the hop)")
     parser.add_argument("--song-start", type=float, default=32.0, help="excerpt start in the song, seconds")
     parser.add_argument("--song-seconds", type=float, default=0.5, help="excerpt length in the song")
+    parser.add_argument("--stream-clip-seconds", type=float, default=6.0, help="stream excerpt of the clip, from its start (at most the clip)")
+    parser.add_argument("--stream-song-seconds", type=float, default=4.0, help="stream excerpt of the song, from --song-start")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (replaced)")
     return parser.parse_args(argv)
 
@@ -219,6 +226,109 @@ def stereo_case(args, separator, model, writer):
     }
 
 
+class RecordingPredictor:
+    """The separator's predictor, recording the int8 inputs and the raw int8 outputs of every window it runs.
+
+    The raw outputs come from the LiteRT interpreter of :class:`RawModel`; dequantized, they are
+    checked to be the predictor's own masks, so the JVM tests replay what the stream used.
+    """
+
+    def __init__(self, predictor, model):
+        self.config = predictor.config
+        self.predictor = predictor
+        self.model = model
+        self.inputs = []
+        self.outputs = []
+
+    def __call__(self, features):
+        from keras_sa.predictors import _dequantize, _quantize
+
+        masks = self.predictor(features)
+        quantized = np.stack([_quantize(w, self.model.input) for w in features])
+        raw = self.model(quantized)
+        np.testing.assert_array_equal(_dequantize(raw, self.model.output), masks)
+        self.inputs.append(quantized)
+        self.outputs.append(raw)
+        return masks
+
+
+def uneven_chunks(total, seed=0):
+    """Chunk sizes adding up to ``total``: single samples, tiny, empty and long chunks mixed."""
+    rng = np.random.default_rng(seed)
+    sizes, done = [], 0
+    pattern = [1, 7, 0, 1000, 4096, 1, 333]
+    while done < total:
+        size = pattern[len(sizes)] if len(sizes) < len(pattern) else int(rng.integers(0, 6000))
+        size = min(size, total - done)
+        sizes.append(size)
+        done += size
+    return sizes
+
+
+def stream_case(predictor, model, samples, rate, writer, name, wav_subtype):
+    """Feeds ``samples`` to the Python stream in uneven chunks; writes its outputs and windows."""
+    from keras_sa.audio.io import load_audio, save_audio
+    from keras_sa.separation import Separator
+
+    wav = writer.root / name / "input.wav"
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    save_audio(wav, samples, rate, subtype=wav_subtype)
+    samples, _ = load_audio(wav)  # what the Java side decodes
+    recording = RecordingPredictor(predictor, model)
+    separator = Separator(recording)
+    stream = separator.stream(rate, samples.shape[0])
+    vocals, accompaniment, fed = [], [], 0
+    sizes = uneven_chunks(samples.shape[1])
+    for size in sizes:
+        v, a = stream.process(samples[:, fed : fed + size])
+        fed += size
+        vocals.append(v)
+        accompaniment.append(a)
+    v, a = stream.flush()
+    vocals = np.concatenate(vocals + [v], axis=1)
+    accompaniment = np.concatenate(accompaniment + [a], axis=1)
+    np.testing.assert_array_equal(accompaniment, samples - vocals)
+    windows = int(sum(len(q) for q in recording.inputs))
+    # The stream's contract: its outputs joined are the offline separation of the whole input.
+    offline = Separator(predictor).separate(samples, rate)
+    np.testing.assert_allclose(vocals, offline["vocals"], rtol=0, atol=1e-6)
+    arrays = {
+        "features_q": writer.array(f"{name}/features_q", np.concatenate(recording.inputs), np.int8),
+        "masks_q": writer.array(f"{name}/masks_q", np.concatenate(recording.outputs), np.int8),
+        # The accompaniment is the input minus these (checked above): not stored.
+        "vocals": writer.array(f"{name}/vocals", vocals, np.float32),
+    }
+    return {
+        "input": {"file": f"{name}/input.wav", "encoding": wav_subtype, "sample_rate": rate, "channels": int(samples.shape[0]),
+                  "frames": int(samples.shape[1])},
+        "latency": int(stream.latency),
+        "python_chunks": len(sizes),
+        "windows": windows,
+        "arrays": arrays,
+    }
+
+
+def stream_cases(args, predictor, model, writer):
+    from keras_sa import data
+    from keras_sa.audio.io import load_audio
+    from keras_sa.evaluation import TrackClips
+
+    rate = predictor.config.signal.sample_rate
+    tracks = {t.name: t for t in data.discover(args.data)}
+    clip = next(iter(TrackClips([tracks[args.clip]], rate)))
+    mono = np.asarray(clip.mixture[: int(round(args.stream_clip_seconds * rate))], np.float32)[np.newaxis]
+    mono_case = stream_case(predictor, model, mono, rate, writer, "stream_mono", "FLOAT")
+    mono_case["source"] = {"dataset": "MIR-1K", "clip": args.clip, "start_sample": 0, "note": MIR1K_NOTE}
+
+    songs = args.songs or args.data.parent / "songs"
+    full, song_rate = load_audio(songs / args.song)
+    first = int(round(args.song_start * song_rate))
+    excerpt = full[:, first : first + int(round(args.stream_song_seconds * song_rate))]
+    stereo_case = stream_case(predictor, model, excerpt, song_rate, writer, "stream_stereo", "PCM_16")
+    stereo_case["source"] = {"file": args.song, "start_sample": first, "note": SONG_NOTE}
+    return mono_case, stereo_case
+
+
 WAV_FIXTURES = [
     # name, format, subtype, channels, rate, extra
     ("pcm16_stereo", "WAV", "PCM_16", 2, 22050, {}),
@@ -315,6 +425,7 @@ def write_all(args, separator, model, root):
         "stereo": stereo_case(args, separator, model, writer),
         "wav": wav_fixtures(writer),
     }
+    manifest["stream_mono"], manifest["stream_stereo"] = stream_cases(args, separator.predictor, model, writer)
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
