@@ -1,0 +1,38 @@
+"""``keras-sa info``: versions, the Keras backend and the presets with their sizes."""
+
+from keras_sa.cli.common import quiet_tensorflow
+
+
+def register(commands):
+    """Add the ``info`` command to ``commands`` (an argparse subparsers object)."""
+    info = commands.add_parser("info", help="versions, backend and model presets")
+    info.set_defaults(func=run)
+
+
+def run(args):
+    """Print versions, the backend and the presets with their sizes."""
+    quiet_tensorflow()
+    import keras
+    import numpy
+
+    import keras_sa
+    from keras_sa import models
+
+    print(f"keras_sa {keras_sa.__version__}")
+    print(f"keras {keras.__version__} (backend: {keras.backend.backend()})")
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        print(f"tensorflow {tf.__version__}")
+    print(f"numpy {numpy.__version__}")
+    print()
+    print(f"{'preset':<16}{'params':>10}{'GMAC/s':>10}  {'rate':>6}  merge")
+    for name, config in models.PRESETS.items():
+        model = models.build(config)
+        per_second = models.count_macs(model) * config.signal.frames_per_second
+        per_second /= config.signal.window_hop
+        print(
+            f"{name:<16}{model.count_params() / 1e6:>9.2f}M{per_second / 1e9:>10.2f}"
+            f"  {config.signal.sample_rate:>6}  {config.merge}"
+        )
+    print("\nGMAC/s: multiply-accumulates per second of audio, window overlap included.")
