@@ -14,7 +14,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.CancellationException;
 
@@ -24,7 +23,8 @@ import org.kerassa.separator.UnsupportedAudioFormatException;
 import org.kerassa.separator.WavReader;
 
 /**
- * Decodes a picked audio file into float samples.
+ * Decodes a picked audio file into float samples, handed on in chunks as they are decoded (so
+ * separation and playback can start before the end of the file is decoded).
  *
  * <p>WAV files go through separator-core's {@link WavReader} (the path the JVM tests cover,
  * sample-exact with the Python package). Anything else (MP3, AAC/M4A, Ogg Vorbis, Opus, FLAC, and
@@ -32,23 +32,48 @@ import org.kerassa.separator.WavReader;
  * {@link MediaCodec} to 16-bit or float PCM.
  */
 final class AudioDecoder {
-    /** Longest input accepted: the decoded song and its two stems are held in memory. */
+    /** Longest input accepted (a WAV input is read into memory whole; the stems are written as they come). */
     static final double MAX_SECONDS = 15 * 60;
     private static final long TIMEOUT_US = 10_000;
 
     private AudioDecoder() {
     }
 
-    static AudioBuffer decode(Context context, Uri uri) throws IOException {
+    /** Receives the decoded audio as it comes: the format once, then consecutive chunks. */
+    interface Sink {
+        /** Rate, channels, and the length in frames if the container says it (else -1). */
+        void format(int sampleRate, int channels, long frames) throws IOException;
+
+        /** Frames {@code [0, frames)} of {@code samples[channel]}; the arrays are reused after the call. */
+        void samples(float[][] samples, int frames) throws IOException;
+    }
+
+    /** Decodes {@code uri}, handing the samples to {@code sink} as they are decoded. */
+    static void decode(Context context, Uri uri, Sink sink) throws IOException {
         ContentResolver resolver = context.getContentResolver();
         if (startsLikeWav(resolver, uri)) {
+            AudioBuffer audio = null;
             try (InputStream in = open(resolver, uri)) {
-                return WavReader.read(new BufferedInputStream(in, 1 << 16), MAX_SECONDS);
+                audio = WavReader.read(new BufferedInputStream(in, 1 << 16), MAX_SECONDS);
             } catch (UnsupportedAudioFormatException e) {
                 // e.g. ADPCM or mu-law WAV: the platform's decoders may read it.
             }
+            if (audio != null) {
+                // WAV decoding is a copy: read it whole, hand it out in chunks like a codec would.
+                sink.format(audio.sampleRate, audio.channels(), audio.frames());
+                int chunk = 4096;
+                float[][] piece = new float[audio.channels()][chunk];
+                for (int start = 0; start < audio.frames(); start += chunk) {
+                    int n = Math.min(chunk, audio.frames() - start);
+                    for (int c = 0; c < audio.channels(); c++) {
+                        System.arraycopy(audio.samples[c], start, piece[c], 0, n);
+                    }
+                    sink.samples(piece, n);
+                }
+                return;
+            }
         }
-        return decodeWithMediaCodec(context, uri);
+        decodeWithMediaCodec(context, uri, sink);
     }
 
     private static InputStream open(ContentResolver resolver, Uri uri) throws IOException {
@@ -75,7 +100,7 @@ final class AudioDecoder {
         }
     }
 
-    private static AudioBuffer decodeWithMediaCodec(Context context, Uri uri) throws IOException {
+    private static void decodeWithMediaCodec(Context context, Uri uri, Sink sink) throws IOException {
         MediaExtractor extractor = new MediaExtractor();
         MediaCodec codec = null;
         try {
@@ -114,6 +139,8 @@ final class AudioDecoder {
             int channels = format.getInteger(MediaFormat.KEY_CHANNEL_COUNT);
             int rate = format.getInteger(MediaFormat.KEY_SAMPLE_RATE);
             int encoding = AudioFormat.ENCODING_PCM_16BIT;
+            long frames = format.containsKey(MediaFormat.KEY_DURATION)
+                    ? Math.round(format.getLong(MediaFormat.KEY_DURATION) / 1e6 * rate) : -1;
             Pcm pcm = null;
             MediaCodec.BufferInfo info = new MediaCodec.BufferInfo();
             boolean inputDone = false;
@@ -151,9 +178,11 @@ final class AudioDecoder {
                             output.position(info.offset);
                             output.limit(info.offset + info.size);
                             if (pcm == null) {
+                                // The first output fixes the format (a decoder announces changes before it).
                                 pcm = new Pcm(channels, (long) (MAX_SECONDS * rate));
+                                sink.format(rate, channels, frames);
                             }
-                            pcm.add(output.slice().order(ByteOrder.nativeOrder()), encoding);
+                            pcm.add(output.slice().order(ByteOrder.nativeOrder()), encoding, sink);
                         }
                     }
                     codec.releaseOutputBuffer(index, false);
@@ -165,7 +194,6 @@ final class AudioDecoder {
             if (pcm == null || pcm.frames == 0) {
                 throw new AudioFormatException("no samples");
             }
-            return pcm.toAudio(rate);
         } catch (CancellationException e) {
             throw e;
         } catch (IllegalStateException | IllegalArgumentException e) {
@@ -184,20 +212,20 @@ final class AudioDecoder {
         }
     }
 
-    /** Interleaved PCM collected into growing per-channel float arrays. */
+    /** Interleaved decoder output, converted to float channels and handed on chunk by chunk. */
     private static final class Pcm {
         final int channels;
         final long limit;
-        float[][] samples;
-        int frames;
+        float[][] chunk;
+        long frames;
 
         Pcm(int channels, long limit) {
             this.channels = channels;
             this.limit = limit;
-            samples = new float[channels][1 << 16];
+            chunk = new float[channels][4096];
         }
 
-        void add(ByteBuffer bytes, int encoding) throws AudioFormatException {
+        void add(ByteBuffer bytes, int encoding, Sink sink) throws IOException {
             int values;
             if (encoding == AudioFormat.ENCODING_PCM_16BIT) {
                 values = bytes.remaining() / 2;
@@ -207,29 +235,19 @@ final class AudioDecoder {
                 throw new UnsupportedAudioFormatException("decoder output encoding " + encoding + " is not supported");
             }
             int count = values / channels;
-            if (frames + (long) count > limit) {
+            if (frames + count > limit) {
                 throw new AudioFormatException(String.format(Locale.ROOT, "too long (the limit is %.0f s)", MAX_SECONDS));
             }
-            if (frames + count > samples[0].length) {
-                int capacity = Math.max(samples[0].length * 2, frames + count);
-                for (int c = 0; c < channels; c++) {
-                    samples[c] = Arrays.copyOf(samples[c], capacity);
-                }
+            if (count > chunk[0].length) {
+                chunk = new float[channels][count];
             }
             for (int f = 0; f < count; f++) {
                 for (int c = 0; c < channels; c++) {
-                    samples[c][frames + f] = encoding == AudioFormat.ENCODING_PCM_16BIT ? bytes.getShort() / 32768f : bytes.getFloat();
+                    chunk[c][f] = encoding == AudioFormat.ENCODING_PCM_16BIT ? bytes.getShort() / 32768f : bytes.getFloat();
                 }
             }
             frames += count;
-        }
-
-        AudioBuffer toAudio(int rate) {
-            float[][] trimmed = new float[channels][];
-            for (int c = 0; c < channels; c++) {
-                trimmed[c] = Arrays.copyOf(samples[c], frames);
-            }
-            return new AudioBuffer(trimmed, rate);
+            sink.samples(chunk, count);
         }
     }
 }

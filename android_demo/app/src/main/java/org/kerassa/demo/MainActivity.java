@@ -30,17 +30,21 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-import org.kerassa.separator.AudioBuffer;
+import org.kerassa.separator.Separator;
 import org.kerassa.separator.SignalConfig;
+import org.kerassa.separator.StreamingSeparator;
 import org.kerassa.separator.WavWriter;
 
 /**
- * The demo's one screen: pick a song, separate it on a background thread with a progress bar,
- * play the original, the vocals and the accompaniment, save the stems, and see how long it took.
+ * The demo's one screen: pick a song, separate it on a background thread with a progress bar
+ * while the accompaniment plays as it comes out, play the original, the vocals and the
+ * accompaniment again, save the stems, and see how long it took.
  *
- * <p>The separation runs on a single worker thread ({@link ExecutorService}); the stems are
- * written block by block to 16-bit WAV files in the app's cache as the separator finishes them,
- * so memory holds the decoded song and one 30-second block.
+ * <p>The separation runs on a single worker thread ({@link ExecutorService}): the decoder hands
+ * it chunks ({@link AudioDecoder.Sink}), which go through separator-core's
+ * {@link StreamingSeparator}; the finished samples it returns go to the two stems' 16-bit WAV
+ * files in the app's cache and the accompaniment to a {@link StreamingPlayback}. Playback starts
+ * once the stream's latency (about a second of audio) has been decoded and separated.
  */
 public class MainActivity extends ComponentActivity {
     private static final String VOCALS = "vocals.wav";
@@ -51,6 +55,7 @@ public class MainActivity extends ComponentActivity {
     private BundledModel model; // used on the worker thread only
     private Future<?> running;
     private MediaPlayer player;
+    private volatile StreamingPlayback live; // the accompaniment playing while it is separated
     private Uri input;
     private String inputName = "audio";
     private boolean separated;
@@ -193,7 +198,7 @@ public class MainActivity extends ComponentActivity {
         playOriginal.setEnabled(input != null);
         playVocals.setEnabled(!busy && separated);
         playAccompaniment.setEnabled(!busy && separated);
-        stop.setEnabled(player != null);
+        stop.setEnabled(player != null || live != null);
         saveVocals.setEnabled(!busy && separated);
         saveAccompaniment.setEnabled(!busy && separated);
     }
@@ -210,29 +215,26 @@ public class MainActivity extends ComponentActivity {
         progress.setIndeterminate(true);
         status.setText(R.string.loading_model);
         running = worker.submit(() -> {
+            LiveSeparation session = null;
             try {
                 BundledModel loaded = model();
                 main.post(() -> status.setText(R.string.decoding));
-                long start = SystemClock.elapsedRealtimeNanos();
-                AudioBuffer audio = AudioDecoder.decode(this, uri);
-                long decoded = SystemClock.elapsedRealtimeNanos();
-                main.post(() -> {
-                    progress.setIndeterminate(false);
-                    progress.setProgress(0);
-                    status.setText(getString(R.string.separating, 0));
-                });
                 double modelBefore = loaded.masks.modelSeconds();
                 long callsBefore = loaded.masks.calls();
-                writeStems(loaded, audio);
-                long done = SystemClock.elapsedRealtimeNanos();
-                double seconds = (done - decoded) / 1e9;
+                session = new LiveSeparation(loaded.separator);
+                AudioDecoder.decode(this, uri, session);
+                session.finish();
+                double seconds = (SystemClock.elapsedRealtimeNanos() - session.started) / 1e9;
+                double audioSeconds = session.stream.released() / (double) session.stream.sampleRate;
                 double modelSeconds = loaded.masks.modelSeconds() - modelBefore;
                 long calls = loaded.masks.calls() - callsBefore;
-                String report = getString(R.string.result, duration(audio.durationSeconds()), audio.sampleRate, audio.channels(),
-                        duration(seconds), String.format(Locale.ROOT, "%.3f", seconds / audio.durationSeconds()),
-                        duration((decoded - start) / 1e9), duration(modelSeconds), calls,
+                String report = getString(R.string.result, duration(audioSeconds), session.stream.sampleRate,
+                        session.stream.channels, duration(seconds), String.format(Locale.ROOT, "%.3f", seconds / audioSeconds),
+                        duration(session.decodeSeconds()), duration(modelSeconds), calls,
                         String.format(Locale.ROOT, "%.0f ms", calls == 0 ? 0 : 1000 * modelSeconds / calls),
-                        duration(seconds - modelSeconds));
+                        duration(seconds - modelSeconds - session.decodeSeconds()))
+                        + getString(R.string.first_sound, duration(session.firstSoundSeconds()),
+                                duration(session.stream.latency() / (double) session.stream.sampleRate));
                 main.post(() -> {
                     separated = true;
                     progress.setProgress(progress.getMax());
@@ -244,6 +246,9 @@ public class MainActivity extends ComponentActivity {
             } catch (Exception | OutOfMemoryError e) {
                 main.post(() -> status.setText(getString(R.string.failed, describe(e))));
             } finally {
+                if (session != null && !session.finished) {
+                    session.abandon();
+                }
                 main.post(() -> {
                     progress.setIndeterminate(false);
                     running = null;
@@ -253,38 +258,118 @@ public class MainActivity extends ComponentActivity {
         });
     }
 
-    /** Separates {@code audio}, writing both stems block by block as 16-bit WAV files in the cache. */
-    private void writeStems(BundledModel loaded, AudioBuffer audio) throws IOException {
-        int channels = audio.channels();
-        File vocalsPartial = new File(getCacheDir(), VOCALS + ".partial");
-        File accompanimentPartial = new File(getCacheDir(), ACCOMPANIMENT + ".partial");
-        try (WavWriter vocals = new WavWriter(new BufferedOutputStream(new FileOutputStream(vocalsPartial), 1 << 16),
-                audio.sampleRate, channels, audio.frames(), WavWriter.Encoding.PCM_16);
-                WavWriter accompaniment = new WavWriter(new BufferedOutputStream(new FileOutputStream(accompanimentPartial), 1 << 16),
-                        audio.sampleRate, channels, audio.frames(), WavWriter.Encoding.PCM_16)) {
-            loaded.separator.separateVocals(audio, (start, piece, length) -> {
-                vocals.write(piece, 0, length);
-                float[][] rest = new float[channels][length];
-                for (int c = 0; c < channels; c++) {
-                    for (int i = 0; i < length; i++) {
-                        rest[c][i] = audio.samples[c][start + i] - piece[c][i];
-                    }
-                }
-                accompaniment.write(rest, 0, length);
-            }, (doneFrames, totalFrames) -> {
-                int permille = (int) (1000 * doneFrames / Math.max(totalFrames, 1));
-                main.post(() -> {
-                    progress.setProgress(permille);
-                    status.setText(getString(R.string.separating, permille / 10));
-                });
+    /**
+     * One separation as the decoder feeds it: the stream, the two stems' WAV files (open-ended,
+     * completed at the end) and the live playback of the accompaniment. Runs on the worker thread.
+     */
+    private final class LiveSeparation implements AudioDecoder.Sink {
+        final Separator separator;
+        final long started = SystemClock.elapsedRealtimeNanos();
+        final File vocalsPartial = new File(getCacheDir(), VOCALS + ".partial");
+        final File accompanimentPartial = new File(getCacheDir(), ACCOMPANIMENT + ".partial");
+        StreamingSeparator stream;
+        WavWriter vocals;
+        WavWriter accompaniment;
+        StreamingPlayback playback;
+        long expectedFrames = -1;
+        long firstSound = -1;
+        long decodeNanos;
+        long decodeMark = started;
+        boolean finished;
+
+        LiveSeparation(Separator separator) {
+            this.separator = separator;
+        }
+
+        @Override
+        public void format(int sampleRate, int channels, long frames) throws IOException {
+            decodeNanos += SystemClock.elapsedRealtimeNanos() - decodeMark;
+            stream = separator.stream(sampleRate, channels);
+            expectedFrames = frames;
+            vocals = WavWriter.openEnded(new BufferedOutputStream(new FileOutputStream(vocalsPartial), 1 << 16),
+                    sampleRate, channels, WavWriter.Encoding.PCM_16);
+            accompaniment = WavWriter.openEnded(new BufferedOutputStream(new FileOutputStream(accompanimentPartial), 1 << 16),
+                    sampleRate, channels, WavWriter.Encoding.PCM_16);
+            playback = new StreamingPlayback(sampleRate, channels);
+            live = playback;
+            main.post(() -> {
+                progress.setIndeterminate(expectedFrames <= 0);
+                progress.setProgress(0);
+                updateButtons(true);
             });
-        } catch (IOException | RuntimeException e) {
+            decodeMark = SystemClock.elapsedRealtimeNanos();
+        }
+
+        @Override
+        public void samples(float[][] samples, int frames) throws IOException {
+            decodeNanos += SystemClock.elapsedRealtimeNanos() - decodeMark;
+            emit(stream.process(samples, 0, frames));
+            decodeMark = SystemClock.elapsedRealtimeNanos();
+        }
+
+        void finish() throws IOException {
+            if (stream == null) {
+                throw new IOException("no audio in this file");
+            }
+            decodeNanos += SystemClock.elapsedRealtimeNanos() - decodeMark;
+            emit(stream.flush());
+            playback.end();
+            vocals.close();
+            accompaniment.close();
+            int rate = stream.sampleRate;
+            WavWriter.fixLength(vocalsPartial, rate, stream.channels, vocals.written(), WavWriter.Encoding.PCM_16);
+            WavWriter.fixLength(accompanimentPartial, rate, stream.channels, accompaniment.written(), WavWriter.Encoding.PCM_16);
+            if (!vocalsPartial.renameTo(stem(VOCALS)) || !accompanimentPartial.renameTo(stem(ACCOMPANIMENT))) {
+                throw new IOException("cannot write the stems in the app's cache");
+            }
+            finished = true;
+        }
+
+        /** Stops the playback and deletes the unfinished stems (cancelled or failed). */
+        void abandon() {
+            if (playback != null) {
+                playback.stop();
+            }
+            for (WavWriter writer : new WavWriter[] {vocals, accompaniment}) {
+                try {
+                    if (writer != null) {
+                        writer.close();
+                    }
+                } catch (IOException ignored) {
+                    // deleted below
+                }
+            }
             vocalsPartial.delete();
             accompanimentPartial.delete();
-            throw e;
         }
-        if (!vocalsPartial.renameTo(stem(VOCALS)) || !accompanimentPartial.renameTo(stem(ACCOMPANIMENT))) {
-            throw new IOException("cannot write the stems in the app's cache");
+
+        double decodeSeconds() {
+            return decodeNanos / 1e9;
+        }
+
+        double firstSoundSeconds() {
+            return firstSound < 0 ? 0 : (firstSound - started) / 1e9;
+        }
+
+        private void emit(Separator.Stems piece) throws IOException {
+            int n = piece.vocals.frames();
+            if (n == 0) {
+                return;
+            }
+            vocals.write(piece.vocals.samples, 0, n);
+            accompaniment.write(piece.accompaniment.samples, 0, n);
+            playback.write(piece.accompaniment.samples, n);
+            if (firstSound < 0) {
+                firstSound = SystemClock.elapsedRealtimeNanos();
+            }
+            long done = stream.released();
+            int permille = expectedFrames > 0 ? (int) Math.min(1000, 1000 * done / expectedFrames) : 0;
+            String text = expectedFrames > 0 ? getString(R.string.separating, permille / 10)
+                    : getString(R.string.separating_seconds, duration(done / (double) stream.sampleRate));
+            main.post(() -> {
+                progress.setProgress(permille);
+                status.setText(text);
+            });
         }
     }
 
@@ -321,6 +406,11 @@ public class MainActivity extends ComponentActivity {
         if (player != null) {
             player.release();
             player = null;
+        }
+        StreamingPlayback playing = live;
+        if (playing != null) {
+            playing.stop();
+            live = null;
         }
         if (stop != null) {
             updateButtons(running != null);
