@@ -623,3 +623,38 @@ def test_selection_options_are_checked(tmp_path, dataset_root):
         training.train_on_dataset(dataset_root, FIT_CONFIG, tmp_path / "b", select="gnsdr", select_every=0,
                                   **TRAIN_ARGS)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# ---------------------------------------------------------------------------
+# keras-sa train
+
+
+def test_cli_train_passes_the_options_and_checks_them(tmp_path, dataset_root, capsys):
+    import argparse
+
+    from keras_sa import cli
+    from keras_sa.cli import train as train_command
+
+    commands = argparse.ArgumentParser().add_subparsers()
+    train_command.register(commands)
+    # The command spells its choices without importing training: they must agree.
+    choices = {action.dest: tuple(action.choices or ()) for action in commands.choices["train"]._actions}
+    assert choices["precision"] == training.PRECISIONS
+    assert choices["objective"] == training.OBJECTIVES
+    assert choices["select"] == tuple(training.SELECTIONS)
+
+    run = tmp_path / "run"
+    base = ["train", str(dataset_root), "-o", str(run)]
+    assert cli.main([*base, "--select", "gnsdr", "--select-every", "0"]) == 1
+    assert capsys.readouterr().err.strip().endswith("--select-every must be at least 1, got 0")
+    config = tmp_path / "tiny.json"
+    config.write_text(FIT_CONFIG.to_json())
+    options = ["--precision", "mixed_bfloat16", "--objective", "l1+sdr", "--select", "gnsdr", "--select-every", "2"]
+    assert cli.main([*base, "--config", str(config), "--steps", "2", "--steps-per-epoch", "1", "--batch-size", "4",
+                     *options]) == 0
+    recorded = json.loads((run / "run.json").read_text())
+    assert (recorded["precision"], recorded["objective"], recorded["select"], recorded["select_every"]) == (
+        "mixed_bfloat16", "l1+sdr", "gnsdr", 2)
+    history = read_history(run)
+    assert np.isnan(float(history[0]["val_gnsdr_vocals"])) and np.isfinite(float(history[1]["val_gnsdr_vocals"]))
+    assert json.loads((run / "best.json").read_text())["monitor"] == "val_gnsdr_vocals"

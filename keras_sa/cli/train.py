@@ -29,6 +29,24 @@ def register(commands):
         help="multiworker: one process per worker, cluster and role from TF_CONFIG "
         "(see scripts/train_multiworker.py); --batch-size is then the global batch",
     )
+    # The choices are spelled here, not read from keras_sa.training, to keep
+    # TensorFlow out of argument parsing; tests check they agree.
+    train.add_argument(
+        "--precision", choices=["float32", "mixed_bfloat16"], default="float32",
+        help="dtype policy of training; the saved models are float32 either way",
+    )
+    train.add_argument(
+        "--objective", choices=["l1", "sdr", "l1+sdr"], default="l1",
+        help="loss: the SHN's L1 on magnitudes, the time-domain SDR of the final stack, or both",
+    )
+    train.add_argument(
+        "--select", choices=["l1", "gnsdr"], default="l1",
+        help="keep as best.keras the best by validation L1, or by the validation songs' vocals GNSDR",
+    )
+    train.add_argument(
+        "--select-every", type=int, default=1, metavar="N",
+        help="with --select gnsdr: score the validation songs every N epochs (and after the last)",
+    )
     train.set_defaults(func=run, log_info=True)
 
 
@@ -64,6 +82,10 @@ def check_tf_config():
 def run(args):
     """Train a preset or config on a dataset folder."""
     quiet_tensorflow()
+    if args.select_every < 1:
+        raise CommandError(f"--select-every must be at least 1, got {args.select_every}")
+    if args.select == "gnsdr" and args.distribute == "multiworker":
+        raise CommandError("--select gnsdr is not supported with --distribute multiworker")
     if args.distribute == "multiworker":
         check_tf_config()
     set_threads(args.threads)
@@ -116,6 +138,10 @@ def run(args):
             strategy=strategy,
             initial_model=initial_model,
             verbose=2,
+            precision=args.precision,
+            objective=args.objective,
+            select=args.select,
+            select_every=args.select_every,
         )
     except (data.DatasetError, training.ResumeStateError, models.ModelFileError) as error:
         raise CommandError(str(error)) from None
