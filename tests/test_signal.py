@@ -1,7 +1,11 @@
 """Tests of keras_sa.audio.signal: the STFT twins and the model input."""
 
 import json
+import subprocess
+import sys
+import warnings
 
+import librosa
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,6 +21,7 @@ from keras_sa.audio import (
     tf_istft,
     tf_stft,
 )
+from keras_sa.audio.signal import OverlapAdd, StreamingSTFT
 
 CONFIG = SignalConfig()
 HOP = CONFIG.hop_length
@@ -64,6 +69,96 @@ def test_stft_istft_round_trip(vocals, length):
     restored = istft(spectrogram, CONFIG, n)
     assert restored.shape == (n,) and restored.dtype == np.float32
     assert np.abs(restored - samples).max() < 1e-5
+
+
+def _librosa_stft(samples, center=True):
+    with warnings.catch_warnings():  # librosa warns that n_fft exceeds a short signal
+        warnings.simplefilter("ignore")
+        spec = librosa.stft(samples, n_fft=CONFIG.n_fft, hop_length=HOP, window="hann", center=center,
+                            pad_mode="constant")
+    return np.swapaxes(spec, -1, -2)
+
+
+def _librosa_istft(spectrogram, length):
+    return librosa.istft(np.swapaxes(spectrogram, -1, -2), n_fft=CONFIG.n_fft, hop_length=HOP, window="hann",
+                         center=True, length=length)
+
+
+# Empty, one sample, around one hop and one frame, and a few seconds.
+SHORT_LENGTHS = [0, 1, 2, HOP - 1, HOP, CONFIG.n_fft - 1, CONFIG.n_fft, CONFIG.n_fft + 1, 5 * HOP + 3]
+
+
+@pytest.mark.parametrize("length", SHORT_LENGTHS + [None])
+def test_numpy_stft_matches_librosa(vocals, length):
+    if length is None:
+        samples = vocals
+    else:
+        samples = _edge_signal(length) if length else np.zeros(0, np.float32)
+    n = samples.shape[-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning, even for a one-sample input
+        spectrogram = stft(samples, CONFIG)
+        restored = istft(spectrogram, CONFIG, n)
+    expected = _librosa_stft(samples)
+    assert spectrogram.shape == expected.shape == (CONFIG.num_frames(n), CONFIG.n_fft // 2 + 1)
+    assert spectrogram.dtype == np.complex64 and restored.dtype == np.float32
+    peak = max(np.abs(expected).max(), 1e-30)
+    assert np.abs(spectrogram - expected).max() <= 1e-6 * peak
+    if n:
+        np.testing.assert_allclose(restored, _librosa_istft(expected, n), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(restored, samples, rtol=0, atol=1e-6)
+    else:
+        assert restored.shape == (0,)
+
+
+@pytest.mark.parametrize("length", [CONFIG.n_fft, CONFIG.n_fft + HOP - 1, 40 * HOP + 5])
+def test_numpy_stft_without_centering_matches_librosa(length):
+    samples = _edge_signal(length)
+    spectrogram = stft(samples, CONFIG, center=False)
+    expected = _librosa_stft(samples, center=False)
+    assert spectrogram.shape == expected.shape == (1 + (length - CONFIG.n_fft) // HOP, CONFIG.n_fft // 2 + 1)
+    assert np.abs(spectrogram - expected).max() <= 1e-6 * np.abs(expected).max()
+    assert stft(samples[: CONFIG.n_fft - 1], CONFIG, center=False).shape == (0, CONFIG.n_fft // 2 + 1)
+
+
+def test_numpy_twin_batches(stems):
+    samples = stems[:, : 100 * HOP + 11]
+    spectrogram = stft(samples, CONFIG)
+    for row, expected in zip(samples, spectrogram):
+        np.testing.assert_array_equal(stft(row, CONFIG), expected)
+    np.testing.assert_allclose(istft(spectrogram, CONFIG, samples.shape[1]), samples, rtol=0, atol=1e-5)
+    assert not istft(spectrogram, CONFIG, samples.shape[1] + 3000)[:, -2000:].any()
+
+
+def test_streaming_stft_and_overlap_add_do_not_depend_on_chunking(stems):
+    samples = stems[:, : 200 * HOP + 77]
+    whole = stft(samples, CONFIG)
+    inverse = istft(whole, CONFIG, samples.shape[1])
+    rng = np.random.default_rng(0)
+    forward, backward = StreamingSTFT(CONFIG, shape=(2,)), OverlapAdd(CONFIG, shape=(2,))
+    spectra, restored, first = [], [], 0
+    while first < samples.shape[1]:
+        size = int(rng.choice([0, 1, 7, HOP, 3000]))
+        spectra.append(forward.push(samples[:, first : first + size]))
+        restored.append(backward.push(spectra[-1]))
+        first += size
+    spectra.append(forward.finish())
+    restored.append(backward.push(spectra[-1]))
+    restored.append(backward.finish(samples.shape[1]))
+    np.testing.assert_array_equal(np.concatenate(spectra, axis=1), whole)
+    np.testing.assert_array_equal(np.concatenate(restored, axis=1), inverse)
+
+
+def test_separation_path_does_not_import_librosa():
+    code = (
+        "import sys, numpy as np\n"
+        "from keras_sa.audio.signal import SignalConfig, stft, istft\n"
+        "import keras_sa.separation, keras_sa.streaming\n"
+        "x = np.ones(5000, np.float32)\n"
+        "istft(stft(x, SignalConfig()), SignalConfig(), 5000)\n"
+        "assert 'librosa' not in sys.modules, 'librosa imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 Everything that turns samples into model inputs, or masks back into samples,
 goes through this module: training, evaluation, separation and the exports
-all share it. The numpy twin (librosa) serves tools and file-level work; the
+all share it. The numpy twin (``numpy.fft``; librosa is only the tests'
+reference) serves separation, tools and file-level work, and streams:
+:class:`StreamingSTFT` and :class:`OverlapAdd` take a signal in pieces, and
+:func:`stft` / :func:`istft` are those fed everything at once. The
 TensorFlow twin (``tf.signal``) serves tf.data pipelines and exported graphs.
 Both use the same convention, tested to agree:
 
