@@ -12,6 +12,7 @@ _LAZY = {
     "build_model": ("keras_sa.models", "build"),
     "SignalConfig": ("keras_sa.audio", "SignalConfig"),
     "Separator": ("keras_sa.separation", "Separator"),
+    "StreamingSeparator": ("keras_sa.streaming", "StreamingSeparator"),
     "load_model": ("keras_sa.models", "load_model"),
 }
 
