@@ -50,6 +50,14 @@ class KerasPredictor:
         return masks
 
 
+def usable_cpus():
+    """CPUs this process may run on (its affinity mask, e.g. under ``taskset``), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
 class TFLiteModelError(ValueError):
     """A TFLite model file, or its contract beside it, that cannot be used."""
 
@@ -94,7 +102,8 @@ class TFLitePredictor:
     Args:
         path: the ``.tflite`` file; its contract ``<stem>.json`` must be
             beside it.
-        threads: interpreters working in parallel (default: the CPU count).
+        threads: interpreters working in parallel (default: the CPUs this
+            process may run on, :func:`usable_cpus`).
 
     Example:
 
@@ -108,6 +117,7 @@ class TFLitePredictor:
         from ai_edge_litert.interpreter import Interpreter
 
         from keras_sa.models.config import ModelConfig
+        from keras_sa.native_logs import filtered_stderr
 
         path = Path(path)
         if not path.is_file():
@@ -117,15 +127,25 @@ class TFLitePredictor:
         self.path = path
         self.contract = read_contract(path)
         self.config = ModelConfig.from_dict(self.contract["model"])
-        self.threads = max(1, int(threads or os.cpu_count() or 1))
+        self.threads = max(1, int(threads or usable_cpus()))
         self.interpreters = []
+        # LiteRT announces its XNNPACK delegate on descriptor 2 for every
+        # interpreter; its other lines (a broken model's) are kept for the error.
         try:
-            for _ in range(self.threads):
-                interpreter = Interpreter(model_path=str(path), num_threads=1)
-                interpreter.allocate_tensors()
-                self.interpreters.append(interpreter)
+            model = path.read_bytes()
+        except OSError as error:
+            raise TFLiteModelError(f"{path}: cannot read the model ({error.strerror or error})") from None
+        captured = None
+        try:
+            with filtered_stderr(replay_on_error=False) as captured:
+                for _ in range(self.threads):
+                    interpreter = Interpreter(model_content=model, num_threads=1)
+                    interpreter.allocate_tensors()
+                    self.interpreters.append(interpreter)
         except (ValueError, RuntimeError) as error:
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            lines = str(error).splitlines() + (captured.kept if captured else [])
+            lines = [line.strip() for line in lines if line.strip()]
+            message = lines[0] if lines else type(error).__name__
             raise TFLiteModelError(f"{path}: not a loadable TFLite model ({message})") from None
         (self._input,) = self.interpreters[0].get_input_details()
         (self._output,) = self.interpreters[0].get_output_details()

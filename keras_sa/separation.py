@@ -90,17 +90,18 @@ class Separator:
         return cls(predictors.KerasPredictor(model, config, batch_size=batch_size), **kwargs)
 
     @classmethod
-    def from_pretrained(cls, name="default", backend="keras", **kwargs):
+    def from_pretrained(cls, name="default", backend=None, **kwargs):
         """A separator for a bundled model or a file path.
 
-        With ``backend="tflite"`` a bundled name picks its converted int8
-        model (see ``keras_sa.pretrained.resolve_tflite``).
+        Without ``backend``, a bundled name runs its fastest TFLite
+        conversion that passed the verification gate (the dynamic-range
+        model for the bundled ones); ``backend="keras"`` runs the float
+        model. ``keras_sa.pretrained.locate`` decides.
         """
         from keras_sa import pretrained
 
-        if backend == "tflite":
-            return cls.from_file(pretrained.resolve_tflite(name), backend=backend, **kwargs)
-        return cls.from_file(pretrained.resolve(name), backend=backend, **kwargs)
+        path, backend = pretrained.locate(name, backend)
+        return cls.from_file(path, backend=backend, **kwargs)
 
     # ------------------------------------------------------------------
     # masks at the model rate

@@ -234,9 +234,9 @@ def test_bundled_tflite_models_are_tflite_models_ones(quantization):
 def test_bundled_int8_model_passes_the_gate(splits):
     from keras_sa import pretrained
 
-    path = pretrained.resolve_tflite("default")
+    path = pretrained.resolve_tflite(f"{pretrained.DEFAULT}_int8")
     assert path.name == f"{pretrained.DEFAULT}_int8.tflite"
-    separator = Separator.from_pretrained(backend="tflite", threads=2)
+    separator = Separator.from_pretrained(f"{pretrained.DEFAULT}_int8", threads=2)
     model, config = load_model(pretrained.resolve("default"))
     assert separator.config == config
     clips = verify.verification_clips(splits[1], config.signal.sample_rate, every=300)

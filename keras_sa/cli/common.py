@@ -25,18 +25,29 @@ def positive_int(text):
     return value
 
 
-def quiet_tensorflow():
-    """Silence TensorFlow's C++ log lines (cuFFT/cuDNN/cuBLAS registration, oneDNN notices).
+def quiet_tensorflow(import_now=True):
+    """Import TensorFlow now, its C++ start-up notices kept off the terminal.
 
-    TensorFlow reads ``TF_CPP_MIN_LOG_LEVEL`` once, when it is first imported,
-    so this must run before anything imports it. A value the user set is kept.
+    Its lines from before absl logging starts ignore ``TF_CPP_MIN_LOG_LEVEL``
+    (see :mod:`keras_sa.native_logs`); importing it here, early, makes the
+    commands that need TensorFlow as quiet as the TFLite path. With another
+    Keras backend (``KERAS_BACKEND=jax``) TensorFlow is not imported.
+
+    Args:
+        import_now: ``False`` only sets ``TF_CPP_MIN_LOG_LEVEL``, for a
+            command that may not need TensorFlow at all.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if import_now and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        from keras_sa.native_logs import import_tensorflow
+
+        import_tensorflow()
 
 
 def set_threads(threads):
     """Limit TensorFlow to ``threads`` CPU threads (0 or None: its default)."""
     if threads:
+        quiet_tensorflow()
         import tensorflow as tf
 
         try:
@@ -46,16 +57,33 @@ def set_threads(threads):
             logging.getLogger(__name__).warning("--threads ignored: TensorFlow is already initialized")
 
 
-def load_separator(name_or_path, backend="keras", threads=None):
-    """:meth:`keras_sa.separation.Separator.from_pretrained`, its errors as :class:`CommandError`."""
+def load_separator(name_or_path, backend=None, threads=None):
+    """A :class:`keras_sa.separation.Separator`, its errors as :class:`CommandError`.
+
+    Args:
+        name_or_path: a bundled name or a model file (see
+            :func:`keras_sa.pretrained.locate`).
+        backend: ``"keras"``, ``"tflite"`` or ``None`` (a bundled name's
+            fastest verified model; a file's suffix).
+        threads: TensorFlow's CPU threads, or the LiteRT interpreters (0 or
+            ``None``: the default).
+    """
     from keras_sa import pretrained
     from keras_sa.models import ModelFileError
     from keras_sa.predictors import TFLiteModelError
+
+    try:
+        path, backend = pretrained.locate(name_or_path, backend)
+    except pretrained.UnknownModelError as error:
+        raise CommandError(str(error)) from None
+    if backend == "keras":
+        quiet_tensorflow()
+        set_threads(threads)
     from keras_sa.separation import Separator
 
     try:
-        return Separator.from_pretrained(name_or_path, backend=backend, threads=threads)
-    except (pretrained.UnknownModelError, ModelFileError, TFLiteModelError) as error:
+        return Separator.from_file(path, backend=backend, threads=threads or None)
+    except (ModelFileError, TFLiteModelError) as error:
         raise CommandError(str(error)) from None
 
 

@@ -1,6 +1,6 @@
 """``keras-sa evaluate``: MIR-1K (GNSDR/GSIR/GSAR) or MUSDB18 (museval) scores of models and baselines."""
 
-from keras_sa.cli.common import CommandError, load_separator, positive_int, quiet_tensorflow, set_threads
+from keras_sa.cli.common import CommandError, load_separator, positive_int, set_threads
 
 
 def register(commands):
@@ -55,7 +55,6 @@ def run(args):
     summary is the median over tracks of each metric, the SiSEC convention.
     Baselines run on each channel on their own.
     """
-    quiet_tensorflow()
     set_threads(args.threads)
     from pathlib import Path
 

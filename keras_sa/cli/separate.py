@@ -3,7 +3,11 @@
 import os
 import sys
 
-from keras_sa.cli.common import CommandError, load_separator, quiet_tensorflow, set_threads
+from keras_sa.cli.common import CommandError, load_separator
+
+# Seconds of audio done and to do, the time left, and the speed; tqdm adds
+# ", " before the postfix.
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}{postfix}]"
 
 
 def register(commands):
@@ -12,16 +16,18 @@ def register(commands):
     separate.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders of them")
     separate.add_argument("-o", "--out", required=True, help="output folder: OUT/<input name>/vocals.<fmt>, ...")
     separate.add_argument("--model", default="default",
-                          help="bundled model name, or a .keras file (keras) or .tflite file (tflite)")
-    separate.add_argument("--backend", default="keras", choices=["keras", "tflite"],
-                          help="keras: the float model; tflite: LiteRT, by default the bundled "
-                          "int8 model (default: %(default)s)")
+                          help="bundled model name (default: %(default)s), <name>_<quantization> for a "
+                          "bundled TFLite model (sa_shn_mobile_int8), or a .keras or .tflite file")
+    separate.add_argument("--backend", choices=["keras", "tflite"],
+                          help="keras: the float model; tflite: LiteRT (default: a bundled name's fastest "
+                          "TFLite model that passed verification against the float model, the dynamic-"
+                          "range one for the bundled models; a file's suffix)")
     separate.add_argument("--format", default="wav", choices=["wav", "flac"])
     separate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     separate.add_argument("--max-seconds", type=float, default=3 * 3600,
                           help="refuse longer inputs (default: %(default)s)")
     separate.add_argument("--threads", type=int, default=0,
-                          help="CPU threads for TensorFlow or the LiteRT interpreter (0: default)")
+                          help="CPU threads for TensorFlow, or LiteRT interpreters (0: the CPUs available)")
     separate.add_argument("-q", "--quiet", action="store_true")
     separate.set_defaults(func=run)
 
@@ -45,6 +51,31 @@ def collect_inputs(paths):
     return inputs
 
 
+def _durations(inputs):
+    """Seconds of audio per input from the headers (``None`` for one that cannot be read: it fails later)."""
+    from keras_sa.audio import AudioError, audio_info
+
+    durations = []
+    for path in inputs:
+        try:
+            rate, _, frames = audio_info(path)
+            durations.append(frames / rate)
+        except AudioError:
+            durations.append(None)
+    return durations
+
+
+def _bar(tqdm, args, total, **kwargs):
+    # No bar for an input without a length in its header: it is refused at once.
+    return tqdm(unit="s", bar_format=BAR_FORMAT, disable=args.quiet or not total, total=total, leave=False,
+                dynamic_ncols=True, file=sys.stderr, **kwargs)
+
+
+def _say(tqdm, line):
+    """A line on stderr that leaves the progress bars intact."""
+    tqdm.write(line, file=sys.stderr)
+
+
 def run(args):
     """Separate songs into vocals and accompaniment files."""
     from pathlib import Path
@@ -60,37 +91,46 @@ def run(args):
     if not os.access(out_root, os.W_OK):
         raise CommandError(f"{out_root}: output folder is not writable")
 
-    quiet_tensorflow()
-    if args.backend == "keras":  # the tflite backend runs without importing TensorFlow
-        set_threads(args.threads)
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from keras_sa.audio import AudioError
     from keras_sa.separation import output_paths, separate_file
 
-    separator = load_separator(args.model, args.backend, args.threads or None)
+    separator = load_separator(args.model, args.backend, args.threads)
+    durations = _durations(inputs)
     failures = 0
-    for path in inputs:
+    overall = None
+    if len(inputs) > 1:
+        overall = _bar(tqdm, args, total=sum(d for d in durations if d), desc=f"{len(inputs)} files", position=0)
+    for path, duration in zip(inputs, durations):
+        start = overall.n if overall is not None else 0.0
         target = out_root / path.stem
         existing = [str(p) for p in output_paths(target, args.format).values() if p.exists()]
         if existing and not args.overwrite:
-            print(f"keras-sa: error: {existing[0]}: exists (use --overwrite)", file=sys.stderr)
+            _say(tqdm, f"keras-sa: error: {existing[0]}: exists (use --overwrite)")
             failures += 1
-            continue
-        try:
-            with tqdm(unit="sample", unit_scale=True, desc=path.name, disable=args.quiet,
-                      leave=False, delay=5) as bar:
+        else:
+            try:
+                with _bar(tqdm, args, total=duration, desc=path.name, position=int(overall is not None)) as bar:
 
-                def progress(done, total):
-                    bar.total = total
-                    bar.update(done - bar.n)
+                    def progress(done, total):
+                        seconds = duration * done / total if duration and total else 0.0
+                        speed = seconds / max(bar.format_dict["elapsed"], 1e-3)
+                        bar.set_postfix_str(f"{speed:.0f}x real time", refresh=False)
+                        bar.update(seconds - bar.n)
+                        if overall is not None:
+                            overall.update(start + seconds - overall.n)
 
-                seconds = separate_file(separator, path, target, args.format, args.max_seconds, progress)
-        except (AudioError, OSError) as error:
-            print(f"keras-sa: error: {error}", file=sys.stderr)
-            failures += 1
-            continue
-        if not args.quiet:
-            print(f"{path} -> {target}/ ({seconds:.1f} s)")
+                    seconds = separate_file(separator, path, target, args.format, args.max_seconds, progress)
+            except (AudioError, OSError) as error:
+                _say(tqdm, f"keras-sa: error: {error}")
+                failures += 1
+            else:
+                if not args.quiet:
+                    _say(tqdm, f"{path} -> {target}/ ({seconds:.1f} s)")
+        if overall is not None and duration:
+            overall.update(start + duration - overall.n)
+    if overall is not None:
+        overall.close()
     if failures:
         raise CommandError(f"{failures} of {len(inputs)} input(s) failed")

@@ -84,7 +84,7 @@ def run_request(args):
         raise CommandError(f"--block-seconds must be positive, got {args.block_seconds:g}")
     rate = args.sample_rate
     if rate is None and args.model_config:
-        quiet_tensorflow()
+        quiet_tensorflow(import_now=False)
         from keras_sa.serving import read_contract
 
         try:

@@ -20,7 +20,8 @@ def register(commands, export_formats):
         "tflite", help="TFLite model (built-in ops, fixed input), verified against the float model"
     )
     export_tflite.add_argument("--model", default="default", help="bundled model name or .keras file")
-    export_tflite.add_argument("--quantization", required=True, choices=["float32", "float16", "dynamic", "int8"])
+    export_tflite.add_argument("--quantization", required=True,
+                               choices=["float32", "float16", "dynamic", "int8", "int8_float_attention"])
     export_tflite.add_argument("-o", "--out", required=True, help="the .tflite file (its contract: <stem>.json)")
     export_tflite.add_argument("--data", help="dataset folder: training clips calibrate int8, test clips verify")
     export_tflite.add_argument("--calibration-windows", type=int, default=256,
@@ -69,7 +70,8 @@ def run_export(args):
     for existing in (out, out.with_suffix(".json")):
         if existing.exists() and not args.overwrite:
             raise CommandError(f"{existing}: exists (use --overwrite)")
-    if args.data is None and (args.quantization == "int8" or not args.no_verify):
+    calibrated = args.quantization in ("int8", "int8_float_attention")
+    if args.data is None and (calibrated or not args.no_verify):
         raise CommandError(
             "--data is needed: a dataset folder whose training clips calibrate int8 and whose test "
             "clips verify the model (or --no-verify for a float model)"
@@ -81,7 +83,7 @@ def run_export(args):
     model, config = load_float_model(args.model)
     train, test = dataset_splits(args.data) if args.data else (None, None)
     calibration = None
-    if args.quantization == "int8":
+    if calibrated:
         sources = data.load_sources(train[:: args.calibration_every], config.signal.sample_rate)
         calibration = tflite.calibration_windows(sources, config.signal, count=args.calibration_windows)
     reference = None if args.no_verify else _verification_reference(model, config, test, args)

@@ -1,10 +1,22 @@
 """Models bundled with the package, loaded by name (nothing is downloaded).
 
 Each bundled model is one ``.keras`` file that carries its config and audio
-contract (``keras_sa.models.save_model``); ``MODEL_CARD.md`` beside them says
-how each was trained and what it scores.
+contract (``keras_sa.models.save_model``), and may have TFLite conversions
+beside it, ``<name>_<quantization>.tflite`` with their contracts
+``<name>_<quantization>.json`` (copies of ``tflite/models/`` in the source
+tree). ``MODEL_CARD.md`` beside them says how each was trained, what it
+scores, and which file the tools run by default.
+
+Which file runs (:func:`locate`): without a backend, a bundled name runs its
+fastest TFLite conversion that passed the verification gate against the
+float model (:data:`TFLITE_BY_SPEED`, :func:`passed_gate`), and the float
+``.keras`` model if none did; a file runs on the backend its suffix says.
+
+Nothing here imports more than the standard library, so that choosing a
+model costs nothing on the TFLite path.
 """
 
+import json
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -16,6 +28,14 @@ MODELS = {
 }
 DEFAULT = "sa_shn_mobile"
 
+#: TFLite quantizations, fastest first on the CPUs measured (per window on
+#: 2 x86-64 cores, ``benchmarks/tflite.py``: dynamic 5.8 ms, float32 11.3,
+#: float16 11.4, int8 13.0; LiteRT's XNNPACK delegate does not take the int8
+#: model's attention operators).
+TFLITE_BY_SPEED = ("dynamic", "float32", "float16", "int8")
+
+BACKENDS = ("keras", "tflite")
+
 
 class UnknownModelError(ValueError):
     """A model name that is neither bundled nor an existing file."""
@@ -26,13 +46,17 @@ def available():
     return [name for name, file in MODELS.items() if (HERE / file).is_file()]
 
 
+def _bundled_name(name_or_path):
+    return DEFAULT if name_or_path in (None, "default") else str(name_or_path)
+
+
 def resolve(name_or_path="default"):
-    """The file of a bundled model name, or ``name_or_path`` if it is a file.
+    """The ``.keras`` file of a bundled model name, or ``name_or_path`` if it is a file.
 
     Raises:
         UnknownModelError: with the bundled names, if nothing matches.
     """
-    name = DEFAULT if name_or_path in (None, "default") else str(name_or_path)
+    name = _bundled_name(name_or_path)
     if name in MODELS and (HERE / MODELS[name]).is_file():
         return HERE / MODELS[name]
     path = Path(name).expanduser()
@@ -42,28 +66,125 @@ def resolve(name_or_path="default"):
     raise UnknownModelError(f"unknown model {name_or_path!r}: not a file, and not one of: {known}")
 
 
-def tflite_file(name):
-    """The bundled int8 TFLite conversion of a bundled model (it may be absent)."""
-    return HERE / f"{name}_int8.tflite"
+def tflite_file(name, quantization="int8"):
+    """Where the bundled ``quantization`` TFLite conversion of a bundled model is (it may be absent)."""
+    return HERE / f"{name}_{quantization}.tflite"
+
+
+def passed_gate(tflite_path):
+    """Whether a ``.tflite`` file's contract records a pass of the verification gate.
+
+    ``keras_sa.export.tflite`` writes a model verified against its float
+    model only when it passes, and stores the figures in the contract
+    (``verification``): the GNSDR difference of each source and the mask SNR,
+    with the tolerance and floor they were held to. They are checked again
+    here, so that a contract without figures (``--no-verify``) or with
+    failing ones never makes a model the default.
+
+    Args:
+        tflite_path: the ``.tflite`` file; its contract is ``<stem>.json`` beside it.
+
+    Returns:
+        ``True`` when the recorded figures are within their tolerances.
+    """
+    try:
+        figures = json.loads(Path(tflite_path).with_suffix(".json").read_text())["verification"]
+        deltas = [value for key, value in figures.items() if key.endswith("_gnsdr_delta")]
+        return bool(deltas) and figures["mask_snr_db"] >= figures["mask_snr_floor_db"] and all(
+            abs(delta) <= figures["gnsdr_tolerance_db"] for delta in deltas
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def fastest_tflite(name="default"):
+    """The bundled model's fastest TFLite conversion that passed the gate, or ``None``.
+
+    Args:
+        name: a bundled model name (or ``"default"``).
+    """
+    name = _bundled_name(name)
+    for quantization in TFLITE_BY_SPEED:
+        path = tflite_file(name, quantization)
+        if path.is_file() and passed_gate(path):
+            return path
+    return None
+
+
+def _bundled_tflite(name):
+    """The bundled file of a name ``<model>_<quantization>`` (or a bundled model name), or ``None``."""
+    if name in MODELS:
+        return fastest_tflite(name)
+    for model in MODELS:
+        quantization = name[len(model) + 1 :] if name.startswith(model + "_") else None
+        if quantization and tflite_file(model, quantization).is_file():
+            return tflite_file(model, quantization)
+    return None
+
+
+def _tflite_names():
+    names = [path.stem for model in MODELS for path in sorted(HERE.glob(f"{model}_*.tflite"))]
+    return [name for name in MODELS if fastest_tflite(name)] + names
 
 
 def resolve_tflite(name_or_path="default"):
-    """The bundled int8 ``.tflite`` of a bundled model name, or ``name_or_path`` if it is a file.
+    """The ``.tflite`` file of a bundled name, or ``name_or_path`` if it is a file.
 
-    The bundled int8 files are copies of ``tflite/models/<name>_int8.tflite``
-    in the source tree, where the verification report that accepted them is.
+    A bundled model name (or ``"default"``) gives its fastest conversion
+    that passed the gate (:func:`fastest_tflite`); ``<model>_<quantization>``
+    (``sa_shn_mobile_int8``) gives that conversion.
 
     Raises:
         UnknownModelError: with the names that have a bundled TFLite model.
     """
-    name = DEFAULT if name_or_path in (None, "default") else str(name_or_path)
-    if name in MODELS and tflite_file(name).is_file():
-        return tflite_file(name)
+    name = _bundled_name(name_or_path)
+    path = _bundled_tflite(name)
+    if path is not None:
+        return path
     path = Path(name).expanduser()
     if path.is_file():
         return path
-    known = [n for n in MODELS if tflite_file(n).is_file()]
-    known = ", ".join((["default"] if DEFAULT in known else []) + known) or "none installed"
+    names = _tflite_names()
+    known = ", ".join((["default"] if DEFAULT in names else []) + names) or "none installed"
     raise UnknownModelError(
         f"unknown TFLite model {name_or_path!r}: not a file, and not one of: {known}"
     )
+
+
+def locate(name_or_path="default", backend=None):
+    """The file to run for a model name or path, and the backend that runs it.
+
+    Args:
+        name_or_path: a bundled model name, ``"default"``,
+            ``<model>_<quantization>`` for a bundled TFLite conversion, or a
+            ``.keras`` / ``.tflite`` file.
+        backend: ``"keras"`` (the float model), ``"tflite"``, or ``None``:
+            a bundled name runs its fastest verified TFLite conversion if it
+            has one, the ``.keras`` model otherwise; a file runs on the
+            backend of its suffix.
+
+    Returns:
+        ``(path, backend)``.
+
+    Raises:
+        UnknownModelError: nothing matches.
+        ValueError: an unknown backend.
+    """
+    if backend not in (None,) + BACKENDS:
+        raise ValueError(f"unknown backend {backend!r} (expected one of: {', '.join(BACKENDS)})")
+    if backend == "keras":
+        return resolve(name_or_path), "keras"
+    if backend == "tflite":
+        return resolve_tflite(name_or_path), "tflite"
+    name = _bundled_name(name_or_path)
+    if name in MODELS:
+        fastest = fastest_tflite(name)
+        return (fastest, "tflite") if fastest is not None else (resolve(name), "keras")
+    bundled = _bundled_tflite(name)
+    if bundled is not None:
+        return bundled, "tflite"
+    path = Path(name).expanduser()
+    if not path.is_file():
+        names = ["default"] + available() + [n for n in _tflite_names() if n not in MODELS]
+        raise UnknownModelError(f"unknown model {name_or_path!r}: not a file, and not one of: {', '.join(names)}")
+    return path, "tflite" if path.suffix == ".tflite" else "keras"
