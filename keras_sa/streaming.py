@@ -54,8 +54,9 @@ fixed number of samples (its filter and its processing block; measured once
 per rate pair by :func:`resampler_lag`). The sum, in input samples, is the
 latency: after ``k`` samples have been fed, at least ``k - latency`` have
 been returned. For the bundled models (``W`` 48, ``P`` 64, ``N`` 1024,
-``H`` 256, 16 kHz) that is 15103 samples, 0.944 s, at 16 kHz;
-``benchmarks/streaming.py`` prints it at other rates.
+``H`` 256, 16 kHz) that is 15103 samples, 0.944 s, for 16 kHz input; the
+resamplers add 0.073 s at 48 kHz, 0.098 s at 44.1 and 22.05 kHz and 0.232 s
+at 8 kHz (``benchmarks/streaming.py`` prints the table).
 """
 
 import functools
@@ -81,8 +82,9 @@ def resampler_lag(in_rate, out_rate):
     nothing until its next block is complete, so the lag peaks just before
     each emission and repeats with each block. Between blocks the peak moves
     by less than one output sample (the phase of the rate ratio), so the
-    highest peak of the first blocks plus one output sample bounds every
-    later one. Larger chunks are only ever processed further, never less.
+    highest peak of the first eight blocks plus one output sample bounds
+    every later one. Larger chunks let soxr process as far or further
+    (``tests/test_streaming.py`` checks the bound for several chunkings).
 
     Args:
         in_rate, out_rate: the stream's rates in Hz.
@@ -351,7 +353,7 @@ class StreamingSeparator:
         return {
             "input_delay_capacity": self._input.capacity,
             "input_delay": len(self._input),
-            "stft_samples": self._stft._buffer.shape[-1],
+            "stft_samples": self._stft.pending,
             "magnitude_frames": len(self._magnitude),
             "spectra_frames": self._spectra.shape[1],
         }

@@ -18,6 +18,7 @@ Both use the same convention, tested to agree:
 """
 
 import dataclasses
+import functools
 import json
 
 import numpy as np
@@ -91,9 +92,12 @@ class SignalConfig:
 # numpy twin
 
 
+@functools.lru_cache(maxsize=8)
 def hann_window(n_fft):
-    """The periodic Hann window of ``n_fft`` samples (float64), as librosa's ``"hann"``."""
-    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    """The periodic Hann window of ``n_fft`` samples (float64, read-only), as librosa's ``"hann"``."""
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    window.flags.writeable = False
+    return window
 
 
 def frame_spectra(frames, config):
@@ -135,6 +139,11 @@ class StreamingSTFT:
         self._pad = config.n_fft // 2 if center else 0
         self._buffer = np.zeros(tuple(shape) + (self._pad,), np.float32)
         self._finished = False
+
+    @property
+    def pending(self):
+        """Samples held for the next frames (fewer than ``n_fft``)."""
+        return self._buffer.shape[-1]
 
     def push(self, samples):
         """Appends ``(*shape, n)`` samples; returns ``(*shape, frames, n_fft//2+1)``."""
