@@ -80,3 +80,49 @@ def test_many_channels_and_odd_rates(separator):
         stems = separator.separate(samples, rate)
         assert stems["vocals"].shape == (channels, rate)
         np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], samples, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# separate_file: decoded block by block into the stream
+
+
+def test_separate_file_equals_separate(separator, shared_data, tmp_path):
+    from keras_sa.audio.io import read_blocks
+    from keras_sa.separation import separate_file
+
+    path = shared_data / "songs" / "Steven_M_Bryant_-_Slow_Motion_Dream_excerpt.mp3"
+    samples, rate = load_audio(path)
+    blocks = list(read_blocks(path, 100000))
+    assert [b.shape[1] for b in blocks[:-1]] == [100000] * (len(blocks) - 1)
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), samples)
+    calls = []
+    seconds = separate_file(separator, path, tmp_path / "out", progress=lambda *call: calls.append(call))
+    assert seconds == pytest.approx(samples.shape[1] / rate) and calls[-1] == (samples.shape[1], samples.shape[1])
+    expected = separator.separate(samples, rate)
+    for name in ("vocals", "accompaniment"):
+        written, written_rate = load_audio(tmp_path / "out" / f"{name}.wav")
+        assert written_rate == rate
+        np.testing.assert_allclose(written, expected[name], rtol=0, atol=1e-6)
+
+
+def test_separate_file_bad_inputs_leave_no_outputs(separator, tmp_path):
+    import soundfile
+
+    from keras_sa.audio import AudioError
+    from keras_sa.separation import separate_file
+
+    rate = 8000
+    late_nan = np.zeros(rate * 31, np.float32)
+    late_nan[rate * 30 + 5] = np.nan  # in the second 30 s block: found after writing has begun
+    soundfile.write(tmp_path / "late_nan.wav", late_nan, rate, subtype="FLOAT")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "junk.wav").write_bytes(b"RIFF not really audio" * 10)
+    soundfile.write(tmp_path / "long.wav", np.zeros(rate * 3, np.float32), rate)
+    cases = [("late_nan.wav", {}, "NaN or infinite"), ("empty.wav", {}, "empty file"),
+             ("junk.wav", {}, "unsupported or corrupt"), ("long.wav", {"max_seconds": 2}, "too long")]
+    for name, options, message in cases:
+        target = tmp_path / name.replace(".wav", "")
+        with pytest.raises(AudioError, match=message) as error:
+            separate_file(separator, tmp_path / name, target, **options)
+        assert "\n" not in str(error.value)
+        assert not target.exists() or not any(target.iterdir())
