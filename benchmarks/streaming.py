@@ -11,17 +11,23 @@ Three measurements, each worker in a fresh process:
   (dynamic-range and int8 conversions of the default model), the Keras
   float model runs with TensorFlow's intra- and inter-op threads set to 1
   and a batch of one window (the predictor pads every call to its batch).
-  The ratio is against the Keras float model in the same run.
+  The ratio is against the Keras float model in the same run; "in the
+  model" is the share of the time spent in the predictor (the rest is the
+  stream: resampling, STFT, features, masks, inverse STFT, delay line).
 - *latency*: ``StreamingSeparator.latency_seconds`` of each bundled model
   at common input rates (computed from its STFT, window hop and the
   resamplers; no audio needed).
 - *memory*: the song looped to 60 minutes and streamed in chunks of
   ``--chunk`` samples through the Python API (dynamic-range TFLite model
   and Keras float model); the process's peak resident memory (VmHWM) after
-  10 and after 60 minutes of input, and the stream's largest buffers.
+  10 and after 60 minutes of input, and the stream's largest buffers; then
+  the same stream as WAV piped through ``keras-sa stream --threads 1``
+  (default model and backend; output to /dev/null) and that process's peak
+  resident memory after 10 and 60 minutes.
 
 Run:
     .venv/bin/python benchmarks/streaming.py [--repeats 3] [--chunk 4096] [--minutes 10 60]
+        [--skip speed latency memory cli]
 """
 
 import argparse
@@ -63,18 +69,34 @@ def _stream(separator, samples, rate, chunk):
     return stream
 
 
+class _Timed:
+    """A predictor that adds up the time spent in the one it wraps."""
+
+    def __init__(self, predictor):
+        self.predictor, self.config, self.seconds = predictor, predictor.config, 0.0
+
+    def __call__(self, features):
+        start = time.perf_counter()
+        masks = self.predictor(features)
+        self.seconds += time.perf_counter() - start
+        return masks
+
+
 def speed_worker(backend, model, repeats, chunk):
     from keras_sa.audio import load_audio
 
     separator = _separator(backend, model)
+    separator.predictor = timed = _Timed(separator.predictor)
     samples, rate = load_audio(SONG)
     _stream(separator, samples[:, : rate * 10], rate, chunk)  # warm-up: tracing, first allocations
-    times = []
+    times, model_shares = [], []
     for _ in range(repeats):
+        timed.seconds = 0.0
         start = time.perf_counter()
         _stream(separator, samples, rate, chunk)
         times.append(time.perf_counter() - start)
-    print(json.dumps({"times": times, "seconds": samples.shape[1] / rate}))
+        model_shares.append(timed.seconds / times[-1])
+    print(json.dumps({"times": times, "model_shares": model_shares, "seconds": samples.shape[1] / rate}))
 
 
 def _status(key):
@@ -113,6 +135,52 @@ def memory_worker(backend, model, minutes, chunk):
     print(json.dumps(peaks))
 
 
+def _child_status(pid, key):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def cli_memory(minutes, chunk):
+    """Pipes the looped song as a WAV stream through ``keras-sa stream``; its peak RSS at each mark."""
+    import tempfile
+
+    import numpy as np
+
+    from keras_sa.audio import load_audio
+    from keras_sa.audio.wavstream import WavStreamWriter
+
+    song, rate = load_audio(SONG)
+    command = [sys.executable, "-m", "keras_sa.cli", "stream", "--stem", "accompaniment", "--threads", "1"]
+    with tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
+                                 cwd=ROOT)
+        writer = WavStreamWriter(child.stdin, rate, song.shape[0])
+        marks, fed, position, peaks, started = sorted(minutes), 0, 0, [], time.perf_counter()
+        try:
+            while marks:
+                piece = song[:, position : position + chunk]
+                if piece.shape[1] < chunk:
+                    position = chunk - piece.shape[1]
+                    piece = np.concatenate([piece, song[:, :position]], axis=1)
+                else:
+                    position += chunk
+                writer.write(piece)
+                fed += chunk
+                if fed >= marks[0] * 60 * rate:
+                    peaks.append({"minutes": marks.pop(0), "vmhwm_mb": _child_status(child.pid, "VmHWM"),
+                                  "vmrss_mb": _child_status(child.pid, "VmRSS"),
+                                  "wall_s": time.perf_counter() - started})
+            child.stdin.close()
+        except BrokenPipeError:
+            pass
+        if child.wait():
+            errors.seek(0)
+            sys.exit(f"keras-sa stream failed:\n{errors.read().decode()}")
+    return peaks
+
+
 def _run(*worker_args):
     result = subprocess.run(
         [sys.executable, __file__, "--worker", *map(str, worker_args)],
@@ -149,7 +217,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=4096, help="input samples per process() call")
     parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
-    parser.add_argument("--skip", nargs="*", default=[], choices=["speed", "latency", "memory"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["speed", "latency", "memory", "cli"])
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -168,14 +236,15 @@ def main():
     if "speed" not in args.skip:
         print(f"speed: {SONG.name} (133 s, stereo 44.1 kHz) streamed in chunks of {args.chunk} samples, "
               f"one thread, median of {args.repeats} after a warm-up")
-        print(f"{'model':<18}{'time':>9}{'x real time':>13}{'vs keras':>10}")
+        print(f"{'model':<18}{'time':>9}{'x real time':>13}{'vs keras':>10}{'in the model':>14}")
         keras_speed = None
         for label, backend, path in candidates:
             result = _run("speed", backend, path, args.repeats, args.chunk)
             median = statistics.median(result["times"])
             speed = result["seconds"] / median
             keras_speed = keras_speed or speed
-            print(f"{label:<18}{median:>8.2f}s{speed:>13.1f}{speed / keras_speed:>10.2f}")
+            share = statistics.median(result["model_shares"])
+            print(f"{label:<18}{median:>8.2f}s{speed:>13.1f}{speed / keras_speed:>10.2f}{share:>13.0%}")
     if "latency" not in args.skip:
         latencies()
     if "memory" not in args.skip:
@@ -186,6 +255,13 @@ def main():
                 buffers = ", ".join(f"{k} {v}" for k, v in mark["buffers"].items())
                 print(f"{label:<18}{mark['minutes']:>8g}{mark['vmhwm_mb']:>9.0f}MB{mark['vmrss_mb']:>7.0f}MB"
                       f"{mark['wall_s']:>8.0f}s  {buffers}")
+    if "cli" not in args.skip:
+        print(f"\nkeras-sa stream --threads 1 (default model and backend), the looped song piped in as WAV "
+              f"in chunks of {args.chunk} samples; the command's peak RSS (VmHWM) after each mark")
+        print(f"{'minutes':>8}{'peak RSS':>11}{'RSS':>9}{'wall':>9}{'x real time':>13}")
+        for mark in cli_memory(args.minutes, args.chunk):
+            print(f"{mark['minutes']:>8g}{mark['vmhwm_mb']:>9.0f}MB{mark['vmrss_mb']:>7.0f}MB{mark['wall_s']:>8.0f}s"
+                  f"{mark['minutes'] * 60 / mark['wall_s']:>13.1f}")
 
 
 if __name__ == "__main__":

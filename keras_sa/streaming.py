@@ -110,7 +110,8 @@ def resampler_lag(in_rate, out_rate):
 
 
 def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value) or value <= 0:
+    is_real = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not (is_real and value == int(value) and value > 0):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 

@@ -239,7 +239,7 @@ def test_bad_chunks(separator, chunk, message):
     assert stream.process(np.zeros((2, 100), np.float32))[0].shape[0] == 2
 
 
-@pytest.mark.parametrize("rate", [0, -44100, 44100.5, "44100", True, None])
+@pytest.mark.parametrize("rate", [0, -44100, 44100.5, float("nan"), float("inf"), "44100", True, None])
 def test_bad_sample_rates(separator, rate):
     with pytest.raises(ValueError, match="sample_rate must be a positive integer"):
         separator.stream(rate, 2)
