@@ -1,6 +1,6 @@
 """TFLite speed: per-window latency and end-to-end separation, against the Keras float model.
 
-For each model (the Keras float model and the four TFLite conversions in
+For each model (the Keras float model and the five TFLite conversions in
 tflite/models/) and each thread count, one fresh process:
 
 - *latency*: times one model call on one window (batch 1, real windows of
@@ -115,12 +115,14 @@ def main():
 
     from keras_sa import pretrained
 
+    from keras_sa.export.tflite import QUANTIZATIONS
+
     candidates = [("keras float32", "keras", str(pretrained.resolve(args.model)))]
-    for quantization in ("float32", "float16", "dynamic", "int8"):
+    for quantization in QUANTIZATIONS:
         path = MODELS / f"{args.model}_{quantization}.tflite"
         candidates.append((f"tflite {quantization}", "tflite", str(path)))
     print(f"song: {SONG.name}; median of {args.windows} window calls and of {args.repeats} separations")
-    print(f"{'model':<16}{'size':>9}{'threads':>8}{'latency':>9}{'per window':>12}{'separate':>10}"
+    print(f"{'model':<28}{'size':>9}{'threads':>8}{'latency':>9}{'per window':>12}{'separate':>10}"
           f"{'x real time':>13}{'vs keras':>10}")
     for threads in args.threads:
         keras_speed = None
@@ -135,7 +137,7 @@ def main():
             speed = figures["seconds"] / median
             keras_speed = keras_speed or speed
             size = os.path.getsize(path) / 1e6
-            print(f"{label:<16}{size:>7.2f}MB{threads:>8}{figures['window_ms']:>7.1f}ms"
+            print(f"{label:<28}{size:>7.2f}MB{threads:>8}{figures['window_ms']:>7.1f}ms"
                   f"{figures['throughput_ms']:>10.1f}ms{median:>9.2f}s{speed:>12.1f}x{speed / keras_speed:>9.2f}x",
                   flush=True)
 

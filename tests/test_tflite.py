@@ -73,6 +73,61 @@ def test_int8_is_integer_throughout(converted):
     assert contract["input"]["scale"] > 0 and -128 <= contract["input"]["zero_point"] <= 127
 
 
+def test_int8_float_attention_keeps_only_the_attention_operators_in_float(converted):
+    path, report = converted["int8_float_attention"]
+    assert report["passed"], report["failures"]
+    floats = {op["op"] for op in tflite.float_islands(report["operators"])}
+    assert floats == set(tflite.FLOAT_OPERATORS) | {"QUANTIZE", "DEQUANTIZE"}, floats
+    for op in report["operators"]:
+        if op["op"] in tflite.FLOAT_OPERATORS:
+            assert set(op["inputs"] + op["outputs"]) == {"float32"}, op
+        elif op["op"] in ("CONV_2D", "FULLY_CONNECTED"):
+            assert "float32" not in op["inputs"] + op["outputs"], op
+    contract = json.loads(path.with_suffix(".json").read_text())
+    assert contract["quantization"] == "int8_float_attention"
+    assert contract["input"]["dtype"] == contract["output"]["dtype"] == "int8"
+
+
+def test_xnnpack_runs_the_float_attention(converted):
+    for quantization in ("int8_float_attention", "dynamic"):
+        attention = [op for op in converted[quantization][1]["operators"] if op["op"] in tflite.FLOAT_OPERATORS]
+        assert attention and all(op["kernel"] == "xnnpack" for op in attention), quantization
+
+
+def test_committed_int8_attention_runs_in_builtin_kernels_and_the_float_attention_in_xnnpack():
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parents[1] / "tflite" / "models"
+
+    def kernels(quantization):
+        flatbuffer = (models / f"sa_shn_mobile_{quantization}.tflite").read_bytes()
+        xnnpack = tflite.xnnpack_operators(flatbuffer)
+        listed = tflite.operators(flatbuffer)
+        attention = {op["op"]: set() for op in listed if op["op"] in ("BATCH_MATMUL", "SOFTMAX")}
+        for op in listed:
+            if op["op"] in attention:
+                attention[op["op"]].add("xnnpack" if op["index"] in xnnpack else "builtin")
+        convolutions = {"xnnpack" if op["index"] in xnnpack else "builtin" for op in listed if op["op"] == "CONV_2D"}
+        return attention, convolutions
+
+    # The reason for int8_float_attention: XNNPACK has no int8 kernel for these two.
+    attention, convolutions = kernels("int8")
+    assert attention == {"BATCH_MATMUL": {"builtin"}, "SOFTMAX": {"builtin"}}, (
+        "XNNPACK now takes the int8 attention: int8_float_attention may be moot")
+    assert convolutions == {"xnnpack"}
+    attention, convolutions = kernels("int8_float_attention")
+    assert attention == {"BATCH_MATMUL": {"xnnpack"}, "SOFTMAX": {"xnnpack"}} and convolutions == {"xnnpack"}
+
+
+def test_unexpected_float_operators():
+    listed = [{"op": "SOFTMAX", "inputs": ["float32"], "outputs": ["float32"]},
+              {"op": "DEQUANTIZE", "inputs": ["int8"], "outputs": ["float32"]},
+              {"op": "CONV_2D", "inputs": ["float32", "int8", "int32"], "outputs": ["int8"]}]
+    assert tflite.unexpected_float_operators("int8_float_attention", listed) == ["CONV_2D"]
+    assert tflite.unexpected_float_operators("int8", listed) == ["SOFTMAX", "DEQUANTIZE", "CONV_2D"]
+    assert tflite.unexpected_float_operators("dynamic", listed) == []
+
+
 def test_float_islands_are_found():
     listed = [{"op": "CONV_2D", "inputs": ["int8", "int8", "int32"], "outputs": ["int8"]},
               {"op": "DEQUANTIZE", "inputs": ["int8"], "outputs": ["float32"]}]

@@ -2,15 +2,17 @@
 
     python tflite/build_models.py --data ../shared/data/mir1k
 
-Converts a bundled model (default: the package's default) to all four
-quantizations, verifies each against the float Keras model on a fixed subset
-of MIR-1K test clips (every 33rd: 25 clips), and writes, for those that
-pass, ``tflite/models/<model>_<quantization>.tflite`` with its contract
-``.json``, plus ``REPORT.md`` and ``report.json`` (sizes, every operator with
-its tensors' dtypes, mask errors, GNSDR differences). The int8 model is also
-copied into the package (``keras_sa/pretrained/``) as the tflite backend's
-default. int8 is calibrated on windows of the MIR-1K training singers' clips
-only. Exits 1 if any model fails.
+Converts a bundled model (default: the package's default) to all five
+quantizations of ``keras_sa.export.tflite.QUANTIZATIONS``, verifies each
+against the float Keras model on a fixed subset of MIR-1K test clips (every
+33rd: 25 clips), and writes, for those that pass,
+``tflite/models/<model>_<quantization>.tflite`` with its contract ``.json``,
+plus ``REPORT.md`` and ``report.json`` (sizes, every operator with its
+tensors' dtypes and whether XNNPACK runs it, mask errors, GNSDR
+differences). The int8 and dynamic-range models are also copied into the
+package (``keras_sa/pretrained/``). int8 and int8_float_attention are
+calibrated on windows of the MIR-1K training singers' clips only. Exits 1 if
+any model fails.
 """
 
 import argparse
@@ -25,6 +27,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
+#: The conversions bundled in keras_sa/pretrained/, byte for byte these files.
+PACKAGED = ("int8", "dynamic")
 
 
 def main(argv=None):
@@ -82,10 +86,12 @@ def main(argv=None):
     }
     (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "REPORT.md").write_text(markdown(summary))
-    int8 = out / f"{config.name}_int8.tflite"
-    if not args.no_package_copy and reports["int8"]["passed"] and config.name in pretrained.MODELS:
-        shutil.copyfile(int8, pretrained.tflite_file(config.name))
-        shutil.copyfile(int8.with_suffix(".json"), pretrained.tflite_file(config.name).with_suffix(".json"))
+    if not args.no_package_copy and config.name in pretrained.MODELS:
+        for quantization in PACKAGED:
+            if reports[quantization]["passed"]:
+                built = out / f"{config.name}_{quantization}.tflite"
+                for source in (built, built.with_suffix(".json")):
+                    shutil.copyfile(source, pretrained.HERE / source.name)
     failed = [q for q, r in reports.items() if not r["passed"]]
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
@@ -95,6 +101,8 @@ def main(argv=None):
 
 def markdown(summary):
     """The human-readable verification report."""
+    from keras_sa.export.tflite import FLOAT_OPERATORS
+
     models = summary["models"]
     lines = [
         f"# TFLite models of `{summary['model']}`: verification report",
@@ -103,10 +111,15 @@ def markdown(summary):
         "",
         f"Each model was run by the LiteRT interpreter (ai-edge-litert) and compared with the float "
         f"Keras model `{summary['source_model']}` on the same {len(summary['verification_clips'])} MIR-1K "
-        "test clips (every 33rd test clip; listed in `report.json`). int8 was calibrated on "
+        "test clips (every 33rd test clip; listed in `report.json`). int8 and int8_float_attention were "
+        "calibrated on "
         f"{summary['calibration']} (the training singers abjones and amy only). Mask errors are over "
         "every window's full output; GNSDR is the MIR-1K protocol (mir_eval, length-weighted), the "
         "separation going through the same Separator code for every model.",
+        "",
+        "The int8_float_attention model is int8 except the operators XNNPACK has no int8 kernel for "
+        f"({', '.join(FLOAT_OPERATORS)}: the skip attention's products, softmax and part of its "
+        "normalization), which compute in float32; its input and output are int8.",
         "",
         f"Float Keras model on these clips: GNSDR vocals {summary['float_gnsdr']['vocals']:.3f} dB, "
         f"accompaniment {summary['float_gnsdr']['accompaniment']:.3f} dB.",
@@ -124,25 +137,31 @@ def markdown(summary):
             f"| {'passed' if r['passed'] else 'FAILED: ' + '; '.join(r['failures'])} |"
         )
     lines += ["", "## Operators", ""]
-    lines.append("Built-in TFLite operators only; counts, and the dtypes of their input and output "
-                 "tensors (weights included). Per-operator lists are in `report.json`.")
+    lines.append("Built-in TFLite operators only; counts, the dtypes of their input and output "
+                 "tensors (weights included), and how many of them LiteRT's default XNNPACK delegate "
+                 "runs (the others run in TFLite's built-in kernels; "
+                 "`keras_sa.export.tflite.xnnpack_operators`). Per-operator lists are in `report.json`; "
+                 "per-operator times in `tflite/PROFILE.md`.")
     for quantization, r in models.items():
         lines += ["", f"### {quantization}", ""]
-        if quantization == "int8":
-            islands = r.get("float_islands", [])
+        if "float_islands" in r:
+            islands = collections.Counter(r["float_islands"])
             lines.append(
-                "Float operators: " + (", ".join(islands) if islands else "none: every tensor is int8 "
-                "(activations, weights) or int32 (biases, shapes, axes); input and output are int8.")
+                "Float operators: " + (", ".join(f"{name} ({n})" for name, n in sorted(islands.items()))
+                if islands else "none: every tensor is int8 (activations, weights) or int32 (biases, "
+                "shapes, axes)") + "; input and output are int8."
             )
             lines.append("")
         counts = collections.Counter()
+        xnnpack = collections.Counter()
         dtypes = collections.defaultdict(set)
         for op in r["operators"]:
             counts[op["op"]] += 1
+            xnnpack[op["op"]] += op.get("kernel") == "xnnpack"
             dtypes[op["op"]].update(op["inputs"] + op["outputs"])
-        lines += ["| operator | count | tensor dtypes |", "|---|---|---|"]
+        lines += ["| operator | count | XNNPACK | tensor dtypes |", "|---|---|---|---|"]
         for name in sorted(counts):
-            lines.append(f"| {name} | {counts[name]} | {', '.join(sorted(dtypes[name]))} |")
+            lines.append(f"| {name} | {counts[name]} | {xnnpack[name]} | {', '.join(sorted(dtypes[name]))} |")
     return "\n".join(lines) + "\n"
 
 

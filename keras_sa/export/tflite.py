@@ -8,7 +8,7 @@ per-window normalization, ratio masks, inverse STFT) stays outside, in the
 host code, and is described by the *contract* written beside the model as
 ``<stem>.json`` (see :func:`contract`).
 
-Four quantizations (all with TFLite built-in operators only):
+Five quantizations (all with TFLite built-in operators only):
 
 - ``float32``: the float model as is;
 - ``float16``: float16 weights, dequantized to float32 at load time;
@@ -17,6 +17,16 @@ Four quantizations (all with TFLite built-in operators only):
   input and output. It is calibrated on windows of real training audio
   (:func:`calibration_windows`); the host quantizes the features and
   dequantizes the masks with the scales the contract gives.
+- ``int8_float_attention``: ``int8`` except the operators of
+  :data:`FLOAT_OPERATORS`, which compute in float32 between a DEQUANTIZE
+  and a QUANTIZE. These are the ones LiteRT's XNNPACK delegate has no int8
+  kernel for; in int8 they fall back to TFLite's single-threaded built-in
+  kernels (BATCH_MATMUL of two activations at reference speed), which made
+  the int8 model slower than the dynamic-range one. In float XNNPACK takes
+  them. In SA-SHN they are the skip attention's score and value products,
+  its softmax and part of its normalization; its projections, the
+  convolutions and everything else stay int8, and so do the input and
+  output, with the same host code as ``int8``.
 """
 
 import json
@@ -25,7 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int8_float_attention")
+#: The quantizations calibrated on real audio, with int8 input and output.
+CALIBRATED = ("int8", "int8_float_attention")
+#: Operators that ``int8_float_attention`` keeps in float32: XNNPACK runs them in float, not in int8.
+FLOAT_OPERATORS = ("BATCH_MATMUL", "SOFTMAX", "SQUARED_DIFFERENCE", "RSQRT")
 CONTRACT_FORMAT = "keras_sa.tflite"
 CONTRACT_VERSION = 1
 
@@ -74,8 +88,8 @@ def convert(model, config, quantization, calibration=None):
 
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; one of {', '.join(QUANTIZATIONS)}")
-    if quantization == "int8" and (calibration is None or len(calibration) == 0):
-        raise ValueError("int8 quantization needs calibration windows of real audio")
+    if quantization in CALIBRATED and (calibration is None or len(calibration) == 0):
+        raise ValueError(f"{quantization} quantization needs calibration windows of real audio")
     signal = config.signal
     shape = (1, signal.patch_frames, signal.n_bins, 1)
     with tempfile.TemporaryDirectory() as folder:
@@ -90,7 +104,7 @@ def convert(model, config, quantization, calibration=None):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantization == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        elif quantization == "int8":
+        elif quantization in CALIBRATED:
             windows = np.asarray(calibration, np.float32)
 
             def representative():
@@ -98,10 +112,37 @@ def convert(model, config, quantization, calibration=None):
                     yield [window[np.newaxis, ..., np.newaxis]]
 
             converter.representative_dataset = representative
+        if quantization == "int8":
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
+        elif quantization == "int8_float_attention":
+            return _quantize_except(converter, FLOAT_OPERATORS)
         return converter.convert()
+
+
+def _quantize_except(converter, float_operators):
+    """Full-integer quantization with int8 input and output, except ``float_operators``.
+
+    The converter has no public switch for this: it calibrates (its
+    ``_experimental_calibrate_only``), then the calibrated model goes
+    through the MLIR quantizer with those operators denylisted, which is
+    what ``tf.lite.experimental.QuantizationDebugger`` does for its
+    selectively quantized models, here with int8 rather than float input
+    and output.
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as lite_convert
+
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    return lite_convert.mlir_quantize(
+        calibrated,
+        fully_quantize=True,
+        input_data_type=tf.int8,
+        output_data_type=tf.int8,
+        denylisted_ops=list(float_operators),
+    )
 
 
 def _tensor_spec(detail):
@@ -198,6 +239,43 @@ def float_islands(listed):
     return [op for op in listed if any(d.startswith("float") for d in op["inputs"] + op["outputs"])]
 
 
+def unexpected_float_operators(quantization, listed):
+    """The float operators a model of ``quantization`` should not have (none for float models).
+
+    ``int8`` may have none; ``int8_float_attention`` only those of
+    :data:`FLOAT_OPERATORS` and the QUANTIZE / DEQUANTIZE around them.
+    """
+    allowed = {"int8": (), "int8_float_attention": FLOAT_OPERATORS + ("QUANTIZE", "DEQUANTIZE")}
+    if quantization not in allowed:
+        return []
+    return [op["op"] for op in float_islands(listed) if op["op"] not in allowed[quantization]]
+
+
+def xnnpack_operators(flatbuffer, threads=1):
+    """Indices of the operators that LiteRT's default XNNPACK delegate takes.
+
+    The interpreter is made as an app makes it (default delegate), with
+    delegate node fusion disabled so that every operator XNNPACK takes
+    becomes a ``DELEGATE`` node of its own, with that operator's outputs;
+    the other operators run in TFLite's built-in kernels.
+
+    Returns:
+        A set of operator indices, as :func:`operators` numbers them.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer, num_threads=threads, experimental_disable_delegate_node_fusion=True)
+    interpreter.allocate_tensors()
+    delegated = {
+        tuple(int(t) for t in op["outputs"]) for op in interpreter._get_ops_details() if op["op_name"] == "DELEGATE"
+    }
+    return {
+        int(op["index"])
+        for op in Interpreter(model_content=flatbuffer)._get_ops_details()
+        if tuple(int(t) for t in op["outputs"]) in delegated
+    }
+
+
 def write(flatbuffer, model_contract, path, overwrite=False):
     """Write ``path`` (``.tflite``) and its contract ``<stem>.json`` beside it.
 
@@ -235,7 +313,9 @@ def export(model, config, quantization, path, calibration=None, reference=None, 
 
     Returns:
         A report: ``passed`` and ``failures``, ``size_bytes``, ``operators``
-        (with their tensors' dtypes), ``float_islands`` (int8), ``verified``
+        (with their tensors' dtypes and the kernel that runs them:
+        ``"xnnpack"`` or ``"builtin"``), ``float_islands`` (the calibrated
+        quantizations' float operators), ``verified``
         and, when verified, the :func:`keras_sa.export.verify.verify`
         figures. The files are written only when ``passed``.
     """
@@ -254,10 +334,14 @@ def export(model, config, quantization, path, calibration=None, reference=None, 
         "verified": reference is not None,
         "failures": [],
     }
-    if quantization == "int8":
+    xnnpack = xnnpack_operators(flatbuffer)
+    for op in listed:
+        op["kernel"] = "xnnpack" if op["index"] in xnnpack else "builtin"
+    if quantization in CALIBRATED:
         report["float_islands"] = [op["op"] for op in float_islands(listed)]
-        if report["float_islands"]:
-            report["failures"].append(f"float operators in the int8 model: {', '.join(report['float_islands'])}")
+        unexpected = unexpected_float_operators(quantization, listed)
+        if unexpected:
+            report["failures"].append(f"float operators in the {quantization} model: {', '.join(unexpected)}")
     if reference is not None:
         from keras_sa.export import verify
         from keras_sa.predictors import TFLitePredictor

@@ -23,9 +23,9 @@ import math
 import numpy as np
 
 #: Largest accepted |GNSDR(tflite) - GNSDR(float)| per source, in dB.
-GNSDR_TOLERANCE_DB = {"float32": 0.01, "float16": 0.05, "dynamic": 0.3, "int8": 0.3}
+GNSDR_TOLERANCE_DB = {"float32": 0.01, "float16": 0.05, "dynamic": 0.3, "int8": 0.3, "int8_float_attention": 0.3}
 #: Smallest accepted mask SNR, in dB.
-MASK_SNR_FLOOR_DB = {"float32": 60.0, "float16": 40.0, "dynamic": 15.0, "int8": 15.0}
+MASK_SNR_FLOOR_DB = {"float32": 60.0, "float16": 40.0, "dynamic": 15.0, "int8": 15.0, "int8_float_attention": 15.0}
 
 
 class VerificationError(ValueError):
