@@ -22,7 +22,8 @@ class KerasPredictor:
         model: a model built by :func:`keras_sa.models.build` (or loaded).
         config: its :class:`keras_sa.models.ModelConfig`.
         batch_size: windows per model call; every call gets a full batch
-            (the last one zero-padded), so the graph is traced once.
+            (the last one zero-padded), so the graph is traced once, here,
+            and the first separation costs what the next ones do.
     """
 
     backend = "keras"
@@ -36,6 +37,7 @@ class KerasPredictor:
         frames = self.model.inputs[0].shape[1]
         if frames is not None and frames != config.signal.patch_frames:
             raise ValueError(f"model input has {frames} frames, config says {config.signal.patch_frames}")
+        self.model.predict_on_batch(np.zeros((batch_size, config.signal.patch_frames, config.signal.n_bins, 1), np.float32))
 
     def __call__(self, features):
         features = np.asarray(features, np.float32)[..., np.newaxis]

@@ -2,7 +2,8 @@
 
 One module per command group, each registering its own subcommands:
 :mod:`~keras_sa.cli.info`, :mod:`~keras_sa.cli.train`,
-:mod:`~keras_sa.cli.separate`, :mod:`~keras_sa.cli.evaluate`,
+:mod:`~keras_sa.cli.separate`, :mod:`~keras_sa.cli.stream`,
+:mod:`~keras_sa.cli.evaluate`,
 :mod:`~keras_sa.cli.tflite` (``export tflite``, ``verify-tflite``) and
 :mod:`~keras_sa.cli.serving` (``export savedmodel``, ``serve-request``);
 :mod:`~keras_sa.cli.common` holds what they share. TensorFlow, Keras and
@@ -14,7 +15,7 @@ import argparse
 import logging
 import sys
 
-from keras_sa.cli import evaluate, info, separate, serving, tflite, train
+from keras_sa.cli import evaluate, info, separate, serving, stream, tflite, train
 from keras_sa.cli.common import CommandError
 
 __all__ = ["CommandError", "build_parser", "main"]
@@ -30,6 +31,7 @@ def build_parser():
     info.register(commands)
     train.register(commands)
     separate.register(commands)
+    stream.register(commands)
     evaluate.register(commands)
     export = commands.add_parser("export", help="export a model for TFLite or TensorFlow Serving")
     export_formats = export.add_subparsers(dest="export_format", required=True, metavar="FORMAT")
