@@ -1,18 +1,9 @@
-import os
+"""keras-sa: info, evaluate and train (separate and stream: test_cli_separate.py, test_cli_stream.py)."""
+
 import subprocess
 import sys
 
-import numpy as np
-import pytest
-import soundfile as sf
-
 from keras_sa import cli, models
-from keras_sa.audio import load_audio
-
-
-@pytest.fixture(scope="module")
-def song(shared_data):
-    return shared_data / "songs" / "Steven_M_Bryant_-_Slow_Motion_Dream_excerpt.mp3"
 
 
 def run_cli(*args):
@@ -27,89 +18,6 @@ def test_info_lists_presets_with_sizes():
     for name in models.PRESETS:
         assert name in result.stdout
     assert "34.22M" in result.stdout  # shn_paper
-
-
-@pytest.mark.parametrize("fmt", ["wav", "flac"])
-def test_separate_writes_stems_that_sum_to_the_input(tmp_path, song, small_model_file, fmt):
-    out = tmp_path / "out"
-    assert cli.main(
-        ["separate", str(song), "-o", str(out), "--model", small_model_file, "--format", fmt, "-q"]
-    ) == 0
-    mixture, rate = load_audio(song)
-    stems = {}
-    for name in ("vocals", "accompaniment"):
-        path = out / song.stem / f"{name}.{fmt}"
-        info = sf.info(path)
-        assert (info.samplerate, info.channels, info.frames) == (rate, 2, mixture.shape[1])
-        stems[name], _ = load_audio(path)
-    tolerance = 1e-6 if fmt == "wav" else 2e-5  # float wav vs 24-bit flac
-    np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], mixture, atol=tolerance)
-    assert not [p for p in (out / song.stem).iterdir() if p.name.startswith(".")]
-
-
-def test_separate_refuses_to_overwrite(tmp_path, song, small_model_file, capsys):
-    out = tmp_path / "out"
-    target = out / song.stem / "vocals.wav"
-    target.parent.mkdir(parents=True)
-    target.write_bytes(b"precious")
-    assert cli.main(["separate", str(song), "-o", str(out), "--model", small_model_file, "-q"]) == 1
-    assert target.read_bytes() == b"precious"
-    assert "exists (use --overwrite)" in capsys.readouterr().err
-    assert cli.main(
-        ["separate", str(song), "-o", str(out), "--model", small_model_file, "-q", "--overwrite"]
-    ) == 0
-    assert sf.info(target).frames > 0
-
-
-def test_batch_continues_past_bad_inputs(tmp_path, song, small_model_file, capsys):
-    corrupt = tmp_path / "corrupt.wav"
-    corrupt.write_bytes(os.urandom(2000))
-    empty = tmp_path / "empty.flac"
-    empty.write_bytes(b"")
-    text = tmp_path / "notes.txt"
-    text.write_text("not audio")
-    missing = tmp_path / "missing.mp3"
-    out = tmp_path / "out"
-    code = cli.main(
-        ["separate", str(corrupt), str(empty), str(text), str(missing), str(song),
-         "-o", str(out), "--model", small_model_file, "-q"]
-    )
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1
-    for bad in (corrupt, empty, text, missing):
-        assert any(bad.name in line for line in err), err
-    assert "4 of 5 input(s) failed" in err[-1]
-    assert (out / song.stem / "vocals.wav").exists()
-    assert not (out / "corrupt").exists()
-
-
-def test_command_errors_are_one_line_without_traceback(tmp_path, song, small_model_file):
-    result = run_cli("separate", str(song), "-o", str(tmp_path), "--model", "no_such_model")
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("keras-sa: error: unknown model")
-    assert "Traceback" not in result.stderr
-
-    blocked = tmp_path / "file"
-    blocked.write_text("x")
-    code = cli.main(["separate", str(song), "-o", str(blocked / "sub"), "--model", small_model_file])
-    assert code == 1
-
-    # A .keras file is not a .tflite model: one line, exit 1.
-    result = run_cli("separate", str(song), "-o", str(tmp_path), "--backend", "tflite", "--model", small_model_file)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("keras-sa: error: ")
-
-
-def test_separate_folder_input_and_short_silent_files(tmp_path, small_model_file):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    sf.write(folder / "silence.wav", np.zeros((8000, 1), np.float32), 8000)
-    sf.write(folder / "blip.flac", np.full((10, 2), 0.1, np.float32), 44100)
-    out = tmp_path / "out"
-    assert cli.main(["separate", str(folder), "-o", str(out), "--model", small_model_file, "-q"]) == 0
-    vocals, rate = load_audio(out / "silence" / "vocals.wav")
-    assert rate == 8000 and vocals.shape == (1, 8000) and not vocals.any()
-    assert load_audio(out / "blip" / "accompaniment.wav")[0].shape == (2, 10)
 
 
 def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, small_model_file, capsys):
