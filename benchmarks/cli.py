@@ -1,0 +1,182 @@
+"""Time to stems: the ``keras-sa separate`` command as a user waits for it.
+
+Every run is a fresh process, ``python -m keras_sa.cli separate INPUT... -o
+OUT --overwrite -q``, timed from its start to its exit: interpreter start,
+imports, model load, interpreter creation or tracing, decoding, separation
+and writing both stems are all in. For each model configuration and input,
+the command runs ``--repeats`` times (after one untimed run that warms the
+page cache); printed are the median wall time, the speed (seconds of audio
+per second of wall time, "x real time"), the median peak resident memory
+of the process (``ru_maxrss`` from ``os.wait4``, the child alone), its
+CPU time (user + system, all threads: on a shared machine it moves less
+with other load than the wall time does) and the wall-time ratio against the ``--baseline`` configuration on the same input
+in the same run.
+
+Beside the command's figure, each configuration's steady state: a fresh
+process loads the separator, separates the 133 s song once to warm up, then
+``--repeats`` more times (``keras_sa.separation.separate_file``, the code
+behind the command: decode, separate, write); its median is the speed once
+start-up is paid.
+
+Configurations: ``default`` (no flags: the bundled dynamic-range TFLite
+model), ``int8`` (``--model sa_shn_mobile_int8``), ``keras`` (``--backend
+keras``, the float model). Inputs: ``song``, the 133 s stereo 44.1 kHz ogg
+in ../shared/data/songs; ``long``, the same repeated to 10 minutes as a
+FLAC in a temporary folder; ``batch``, 10 copies of the song in one command.
+
+Run (each under 10 minutes on a 2-core CPU):
+    .venv/bin/python benchmarks/cli.py --configs default keras --inputs song long --repeats 3
+    .venv/bin/python benchmarks/cli.py --configs default int8 --inputs song batch --repeats 3 --baseline int8
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SONG = ROOT.parent / "shared" / "data" / "songs" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
+CONFIGS = {
+    "default": [],
+    "int8": ["--model", "sa_shn_mobile_int8"],
+    "keras": ["--backend", "keras"],
+}
+BATCH = 10
+
+
+def make_inputs(names, folder):
+    """``{name: (paths, seconds of audio)}`` for the inputs asked for."""
+    import numpy as np
+    import soundfile as sf
+
+    from keras_sa.audio import audio_info, load_audio
+
+    rate, _, frames = audio_info(SONG)
+    inputs = {}
+    if "song" in names:
+        inputs["song"] = ([SONG], frames / rate)
+    if "long" in names:
+        samples, rate = load_audio(SONG)
+        repeats = -(-600 * rate // samples.shape[1])
+        long = np.tile(samples, repeats)[:, : 600 * rate]
+        path = folder / "song_10min.flac"
+        sf.write(path, long.T, rate, subtype="PCM_24")
+        inputs["long"] = ([path], 600.0)
+    if "batch" in names:
+        batch = folder / "batch"
+        batch.mkdir()
+        paths = []
+        for index in range(BATCH):
+            path = batch / f"song{index:02d}{SONG.suffix}"
+            path.symlink_to(SONG)
+            paths.append(path)
+        inputs["batch"] = (paths, BATCH * frames / rate)
+    return inputs
+
+
+def environment():
+    """The user's environment: no TF_CPP_MIN_LOG_LEVEL, this checkout importable."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_command(paths, flags, out):
+    """One ``keras-sa separate`` process: ``(wall seconds, peak RSS in MB, CPU seconds)``."""
+    command = [sys.executable, "-m", "keras_sa.cli", "separate", *map(str, paths), "-o", str(out),
+               "--overwrite", "-q", *flags]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    error = process.stderr.read().decode()
+    process.stderr.close()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {error.strip()}")
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def steady_worker(flags, path, repeats, out):
+    """In the child: warm separations of ``path`` after start-up; prints one JSON line."""
+    from keras_sa.cli import build_parser
+    from keras_sa.cli.common import load_separator
+    from keras_sa.separation import separate_file
+
+    args = build_parser().parse_args(["separate", str(path), "-o", str(out), *flags])
+    separator = load_separator(args.model, args.backend, args.threads)
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        seconds = separate_file(separator, path, out)
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"seconds": seconds, "times": times[1:]}))
+
+
+def steady(flags, repeats, out):
+    command = [sys.executable, __file__, "--steady-worker", json.dumps(flags), str(SONG), str(repeats), str(out)]
+    result = subprocess.run(command, env=environment(), capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report["seconds"] / statistics.median(report["times"])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", default=["default", "keras"], choices=list(CONFIGS))
+    parser.add_argument("--inputs", nargs="+", default=["song", "long"], choices=["song", "long", "batch"])
+    parser.add_argument("--baseline", default="keras", choices=list(CONFIGS),
+                        help="the configuration the ratios are against (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steady-worker", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.steady_worker:
+        flags, path, repeats, out = args.steady_worker
+        steady_worker(json.loads(flags), Path(path), int(repeats), Path(out))
+        return
+    if not SONG.is_file():
+        raise SystemExit(f"{SONG}: not found (the shared data folder beside the checkout)")
+
+    with tempfile.TemporaryDirectory(prefix="keras_sa_cli_bench_") as folder:
+        folder = Path(folder)
+        inputs = make_inputs(args.inputs, folder)
+        results = {}
+        for config in args.configs:
+            flags = CONFIGS[config]
+            steady_speed = steady(flags, args.repeats, folder / "steady")
+            for name, (paths, seconds) in inputs.items():
+                out = folder / "out"
+                run_command(paths, flags, out)  # warms the page cache and any first-run work
+                runs = [run_command(paths, flags, out) for _ in range(args.repeats)]
+                shutil.rmtree(out, ignore_errors=True)
+                wall = statistics.median(r[0] for r in runs)
+                results[config, name] = {
+                    "audio_s": seconds, "wall_s": wall, "speed": seconds / wall, "steady": steady_speed,
+                    "peak_mb": statistics.median(r[1] for r in runs), "walls": [round(r[0], 2) for r in runs],
+                    "cpu_s": statistics.median(r[2] for r in runs),
+                }
+                print(f"# {config} {name}: {results[config, name]}", file=sys.stderr, flush=True)
+
+    print(f"keras-sa separate, fresh process per command, median of {args.repeats} "
+          f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end)")
+    print()
+    print("| configuration | input | audio | wall time | x real time | steady x real time | CPU time | peak RSS "
+          f"| wall vs {args.baseline} |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (config, name), row in results.items():
+        base = results.get((args.baseline, name))
+        ratio = f"{base['wall_s'] / row['wall_s']:.2f}x faster" if base else "n/a"
+        print(f"| {config} | {name} | {row['audio_s']:.0f} s | {row['wall_s']:.2f} s | {row['speed']:.1f} "
+              f"| {row['steady']:.1f} | {row['cpu_s']:.2f} s | {row['peak_mb']:.0f} MB | {ratio} |")
+    print()
+    print("steady: in-process, warm, the 133 s song (decode, separate, write), median of the repeats.")
+    print("CPU time: user + system seconds of the command's process, all threads (less sensitive to other load).")
+
+
+if __name__ == "__main__":
+    main()
