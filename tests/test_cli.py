@@ -18,6 +18,10 @@ def test_info_lists_presets_with_sizes():
     for name in models.PRESETS:
         assert name in result.stdout
     assert "34.22M" in result.stdout  # shn_paper
+    from importlib import metadata
+
+    for package in ("tensorflow", "ai-edge-litert", "tensorflow-serving-api", "jax"):
+        assert f"{package} {metadata.version(package)}" in result.stdout
 
 
 def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, small_model_file, capsys):

@@ -9,6 +9,20 @@ def register(commands):
     info.set_defaults(func=run)
 
 
+# The rest of the stack, read from the installed metadata: importing them is not needed.
+_STACK = ("ai-edge-litert", "tensorflow-serving-api", "jax", "soundfile", "soxr", "librosa",
+          "mir_eval", "museval")
+
+
+def _installed_version(package):
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def run(args):
     """Print versions, the backend and the presets with their sizes."""
     quiet_tensorflow()
@@ -25,6 +39,8 @@ def run(args):
 
         print(f"tensorflow {tf.__version__}")
     print(f"numpy {numpy.__version__}")
+    for package in _STACK:
+        print(f"{package} {_installed_version(package)}")
     print()
     print(f"{'preset':<16}{'params':>10}{'GMAC/s':>10}  {'rate':>6}  merge")
     for name, config in models.PRESETS.items():
