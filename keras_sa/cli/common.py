@@ -25,6 +25,17 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    """An argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
+    return value
+
+
 def quiet_tensorflow(import_now=True):
     """Import TensorFlow now, its C++ start-up notices kept off the terminal.
 

@@ -3,7 +3,7 @@
 import os
 import sys
 
-from keras_sa.cli.common import CommandError, load_separator
+from keras_sa.cli.common import CommandError, load_separator, non_negative_int
 
 # Seconds of audio done and to do, the time left, and the speed; tqdm adds
 # ", " before the postfix.
@@ -26,7 +26,7 @@ def register(commands):
     separate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     separate.add_argument("--max-seconds", type=float, default=3 * 3600,
                           help="refuse longer inputs (default: %(default)s)")
-    separate.add_argument("--threads", type=int, default=0,
+    separate.add_argument("--threads", type=non_negative_int, default=0,
                           help="CPU threads for TensorFlow, or LiteRT interpreters (0: the CPUs available)")
     separate.add_argument("-q", "--quiet", action="store_true")
     separate.set_defaults(func=run)

@@ -13,7 +13,7 @@ ends the command quietly with exit code 0.
 import os
 import sys
 
-from keras_sa.cli.common import CommandError, load_separator
+from keras_sa.cli.common import CommandError, load_separator, non_negative_int
 
 # Input frames per read: small enough to keep the pipe moving (93 ms at
 # 44.1 kHz), large enough that the per-call cost stays negligible.
@@ -33,7 +33,7 @@ def register(commands):
                         help="bundled model name, <name>_<quantization>, or a .keras or .tflite file")
     stream.add_argument("--backend", choices=["keras", "tflite"],
                         help="keras: the float model; tflite: LiteRT (default: as for separate)")
-    stream.add_argument("--threads", type=int, default=0,
+    stream.add_argument("--threads", type=non_negative_int, default=0,
                         help="CPU threads for TensorFlow, or LiteRT interpreters (0: the CPUs available)")
     stream.set_defaults(func=run)
 
@@ -56,12 +56,17 @@ def run(args):
 
     if sys.stdin.isatty():
         raise CommandError("stdin is a terminal: pipe a WAV stream in (ffmpeg -i SONG -f wav - | keras-sa stream)")
+    if sys.stdout.isatty():
+        raise CommandError("stdout is a terminal: pipe the WAV stream on (keras-sa stream | ffplay -) or redirect it")
     try:
         reader = WavStreamReader(sys.stdin.buffer, "stdin")
     except AudioError as error:
         raise CommandError(str(error)) from None
     separator = load_separator(args.model, args.backend, args.threads)
-    stream = separator.stream(reader.sample_rate, reader.channels)
+    try:
+        stream = separator.stream(reader.sample_rate, reader.channels)
+    except (ValueError, RuntimeError) as error:  # a rate the resampler refuses
+        raise CommandError(f"stdin: cannot separate {reader.channels} channels at {reader.sample_rate} Hz ({error})") from None
     pick = 0 if args.stem == "vocals" else 1
     position = 0
     try:
