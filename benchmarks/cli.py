@@ -24,9 +24,10 @@ keras``, the float model). Inputs: ``song``, the 133 s stereo 44.1 kHz ogg
 in ../shared/data/songs; ``long``, the same repeated to 10 minutes as a
 FLAC in a temporary folder; ``batch``, 10 copies of the song in one command.
 
-Run (each under 10 minutes on a 2-core CPU):
-    .venv/bin/python benchmarks/cli.py --configs default keras --inputs song long --repeats 3
-    .venv/bin/python benchmarks/cli.py --configs default int8 --inputs song batch --repeats 3 --baseline int8
+Run (each under 10 minutes on a 2-core CPU; the README's table is these three):
+    .venv/bin/python benchmarks/cli.py --configs default int8 keras --inputs song --repeats 3
+    .venv/bin/python benchmarks/cli.py --configs default keras --inputs long --repeats 2
+    .venv/bin/python benchmarks/cli.py --configs default --inputs batch --repeats 2 --baseline default
 """
 
 import argparse
