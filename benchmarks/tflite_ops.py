@@ -9,12 +9,16 @@ interpreter itself:
   (the default XNNPACK delegate) with delegate node fusion disabled, so that
   each operator XNNPACK takes becomes its own ``DELEGATE`` node; an operator
   whose outputs a ``DELEGATE`` node produces runs in XNNPACK, the others in
-  TFLite's built-in kernels (``keras_sa.export.tflite.xnnpack_operators``);
+  TFLite's built-in kernels (``keras_sa.export.tflite.xnnpack_operators``).
+  An operator that XNNPACK takes in the model but cannot run alone (the
+  float16 model's DEQUANTIZE of constant weights, which XNNPACK folds into
+  the operators that use them) is timed with its built-in kernel;
 - *time*: every operator is cut out as a one-operator model (its own
   weights and quantization, the rest of the model dropped) and invoked on
   the tensors it sees in the full model on a real window of the 133 s song
   (a run that preserves all tensors); the median of ``--repeats`` timings of
-  ``--calls`` invokes each, for three kernel choices: as the app runs it
+  ``--calls`` invokes each (one for the slow reference kernels), for three
+  kernel choices: as the app runs it
   (XNNPACK where it takes the operator), the built-in kernels without
   XNNPACK, and the built-in *reference* kernels (``BUILTIN_REF``): a
   built-in time equal to the reference time means the built-in kernel of
@@ -140,16 +144,16 @@ def median_call(interpreter, calls, repeats):
 
 
 def time_op(content, inputs, values, resolver, threads, calls, repeats):
-    """One operator's median time in ms, or ``None`` where that resolver has no kernel for it."""
+    """One operator's median time in ms, or ``None`` where it cannot run alone with that resolver."""
     Interpreter, _ = _litert()
     try:
         interpreter = Interpreter(model_content=content, experimental_op_resolver_type=resolver, num_threads=threads)
-    except ValueError:  # e.g. BUILTIN_REF lacks int8 TILE
+        interpreter.allocate_tensors()
+        for detail, index in zip(interpreter.get_input_details(), inputs):
+            interpreter.set_tensor(detail["index"], values[index])
+        return median_call(interpreter, calls, repeats)
+    except (ValueError, RuntimeError):  # BUILTIN_REF lacks int8 TILE; XNNPACK alone on constant inputs
         return None
-    interpreter.allocate_tensors()
-    for detail, index in zip(interpreter.get_input_details(), inputs):
-        interpreter.set_tensor(detail["index"], values[index])
-    return median_call(interpreter, calls, repeats)
 
 
 def profile(path, threads, calls, repeats):
@@ -163,16 +167,17 @@ def profile(path, threads, calls, repeats):
     delegated = xnnpack_operators(flatbuffer, threads)
     ops = []
     for index, name, inputs, content in one_op_models(flatbuffer):
-        app = OpResolverType.AUTO if index in delegated else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         builtin = time_op(content, inputs, values, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, threads, calls, repeats)
+        app = time_op(content, inputs, values, OpResolverType.AUTO, threads, calls, repeats) if index in delegated else None
         ops.append({
             "index": index,
             "op": name,
             "kernel": "xnnpack" if index in delegated else "builtin",
-            "dtypes": sorted({str(values[i].dtype) for i in inputs}),
-            "app_ms": time_op(content, inputs, values, app, threads, calls, repeats) if index in delegated else builtin,
+            "dtypes": sorted({str(values[i].dtype) for i in inputs} or {"constant"}),
+            "app_ms": builtin if app is None else app,
             "builtin_ms": builtin,
-            "reference_ms": time_op(content, inputs, values, OpResolverType.BUILTIN_REF, threads, calls, repeats),
+            # Reference kernels are slow (a CONV_2D up to 100x): one call per timing is enough.
+            "reference_ms": time_op(content, inputs, values, OpResolverType.BUILTIN_REF, threads, 1, repeats),
         })
     whole = {}
     for label, resolver in (("xnnpack", OpResolverType.AUTO), ("builtin", OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)):

@@ -38,14 +38,14 @@ android {
     }
 }
 
-// The int8 model and its audio contract come from the repository's tflite/models folder (written
+// The dynamic-range model (android_demo/README.md says why this one) and its audio contract come from the repository's tflite/models folder (written
 // by the Python package's TFLite export); they are copied into the APK's assets at build time, so
 // the repository holds one copy of the model.
 val modelFolder: File = rootProject.file("../tflite/models")
-val modelFiles = listOf("sa_shn_mobile_int8.tflite", "sa_shn_mobile_int8.json")
+val modelFiles = listOf("sa_shn_mobile_dynamic.tflite", "sa_shn_mobile_dynamic.json")
 
 val copyModel by tasks.registering(Copy::class) {
-    description = "Copies the int8 model and its audio contract into the app's generated assets."
+    description = "Copies the model and its audio contract into the app's generated assets."
     val folder = modelFolder
     val names = modelFiles
     val copiedByHand = file("src/main/assets")

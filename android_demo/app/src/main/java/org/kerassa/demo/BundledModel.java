@@ -17,12 +17,13 @@ import org.kerassa.separator.ContractMaskModel;
 import org.kerassa.separator.Separator;
 
 /**
- * The int8 model bundled in the APK's assets, with its audio contract beside it
- * ({@code sa_shn_mobile_int8.tflite} and {@code sa_shn_mobile_int8.json}), ready to separate.
+ * The dynamic-range model bundled in the APK's assets, with its audio contract beside it
+ * ({@code sa_shn_mobile_dynamic.tflite} and {@code sa_shn_mobile_dynamic.json}; float32 input and
+ * output), ready to separate. android_demo/README.md says why this conversion.
  * The model is memory-mapped from the APK (stored uncompressed, see app/build.gradle.kts).
  */
 final class BundledModel implements Closeable {
-    static final String MODEL = "sa_shn_mobile_int8.tflite";
+    static final String MODEL = "sa_shn_mobile_dynamic.tflite";
     static final String CONTRACT = AudioContract.contractPath(MODEL);
 
     final AudioContract contract;
