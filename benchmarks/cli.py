@@ -167,11 +167,11 @@ def main():
           f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end)")
     print()
     print("| configuration | input | audio | wall time | x real time | steady x real time | CPU time | peak RSS "
-          f"| wall vs {args.baseline} |")
+          f"| speed-up vs {args.baseline} |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (config, name), row in results.items():
         base = results.get((args.baseline, name))
-        ratio = f"{base['wall_s'] / row['wall_s']:.2f}x faster" if base else "n/a"
+        ratio = f"{base['wall_s'] / row['wall_s']:.2f}" if base else "n/a"
         print(f"| {config} | {name} | {row['audio_s']:.0f} s | {row['wall_s']:.2f} s | {row['speed']:.1f} "
               f"| {row['steady']:.1f} | {row['cpu_s']:.2f} s | {row['peak_mb']:.0f} MB | {ratio} |")
     print()
