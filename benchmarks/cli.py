@@ -28,6 +28,10 @@ Run (each under 10 minutes on a 2-core CPU; the README's table is these three):
     .venv/bin/python benchmarks/cli.py --configs default int8 keras --inputs song --repeats 3
     .venv/bin/python benchmarks/cli.py --configs default keras --inputs long --repeats 2
     .venv/bin/python benchmarks/cli.py --configs default --inputs batch --repeats 2 --baseline default
+
+Where one command's time goes (start-up, decoding, model, writing, the
+streaming core; see :func:`breakdown_worker`):
+    .venv/bin/python benchmarks/cli.py --breakdown default
 """
 
 import argparse
@@ -52,7 +56,20 @@ BATCH = 10
 
 
 def make_inputs(names, folder):
-    """``{name: (paths, seconds of audio)}`` for the inputs asked for."""
+    """``{name: (paths, seconds of audio)}`` for the inputs asked for, made in a child process.
+
+    This process stays small that way: a child's ``ru_maxrss`` counts the
+    memory it inherits at fork, so a parent holding the decoded 10-minute
+    song would inflate every command's peak.
+    """
+    command = [sys.executable, __file__, "--make-inputs", str(folder), *names]
+    result = subprocess.run(command, env=environment(), capture_output=True, text=True, check=True)
+    made = json.loads(result.stdout.strip().splitlines()[-1])
+    return {name: ([Path(p) for p in paths], seconds) for name, (paths, seconds) in made.items()}
+
+
+def make_inputs_worker(names, folder):
+    """In the child: writes the inputs into ``folder``; prints them as JSON."""
     import numpy as np
     import soundfile as sf
 
@@ -78,7 +95,7 @@ def make_inputs(names, folder):
             path.symlink_to(SONG)
             paths.append(path)
         inputs["batch"] = (paths, BATCH * frames / rate)
-    return inputs
+    print(json.dumps({name: ([str(p) for p in paths], seconds) for name, (paths, seconds) in inputs.items()}))
 
 
 def environment():
@@ -120,6 +137,81 @@ def steady_worker(flags, path, repeats, out):
     print(json.dumps({"seconds": seconds, "times": times[1:]}))
 
 
+class _Stages:
+    """Wall and CPU seconds (all threads) spent inside wrapped calls, by stage."""
+
+    def __init__(self):
+        self.totals = {}
+
+    def wrap(self, name, function):
+        def timed(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                total = self.totals.setdefault(name, [0.0, 0.0])
+                total[0] += time.perf_counter() - wall
+                total[1] += time.process_time() - cpu
+
+        return timed
+
+
+def breakdown_worker(flags, path, out):
+    """In the child: where one command's time goes, stage by stage; prints a table.
+
+    Start-up (imports, model load) is timed as the command pays it; then
+    ``separate_file`` runs twice and the second, warm run is split into
+    decoding (``read_blocks``), the model (the predictor's calls), writing
+    (``AudioWriter.write``) and the rest, the streaming core (resampling,
+    STFT, windows, masks, overlap-add).
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    from keras_sa.cli import build_parser
+    from keras_sa.cli.common import load_separator
+    from keras_sa import separation
+
+    imported = time.perf_counter() - wall, time.process_time() - cpu
+    args = build_parser().parse_args(["separate", str(path), "-o", str(out), *flags])
+    separator = load_separator(args.model, args.backend, args.threads)
+    loaded = time.perf_counter() - wall - imported[0], time.process_time() - cpu - imported[1]
+    separation.separate_file(separator, path, out)
+
+    stages = _Stages()
+    predictor = separator.predictor
+    separator.predictor = stages.wrap("model", predictor)
+    read_blocks, writer = separation.read_blocks, separation.AudioWriter
+
+    def timed_blocks(*args, **kwargs):
+        blocks = read_blocks(*args, **kwargs)
+
+        class Blocks:
+            __next__ = staticmethod(stages.wrap("decode", blocks.__next__))
+            close = staticmethod(blocks.close)
+
+            def __iter__(self):
+                return self
+
+        return Blocks()
+
+    class TimedWriter(writer):
+        def write(self, samples):
+            return stages.wrap("write", super().write)(samples)
+
+    separation.read_blocks, separation.AudioWriter = timed_blocks, TimedWriter
+    wall, cpu = time.perf_counter(), time.process_time()
+    seconds = separation.separate_file(separator, path, out)
+    total = time.perf_counter() - wall, time.process_time() - cpu
+    separation.read_blocks, separation.AudioWriter = read_blocks, writer
+    core = [total[i] - sum(stage[i] for stage in stages.totals.values()) for i in (0, 1)]
+    print(f"{' '.join(flags) or 'default'}: {seconds:.0f} s of audio; start-up and one warm separate_file")
+    print("| stage | wall | CPU (all threads) |")
+    print("|---|---|---|")
+    for name, (stage_wall, stage_cpu) in [("imports", imported), ("model load", loaded)] + list(
+        stages.totals.items()
+    ) + [("streaming core (the rest)", core), ("separate_file, total", total)]:
+        print(f"| {name} | {stage_wall:.2f} s | {stage_cpu:.2f} s |")
+
+
 def steady(flags, repeats, out):
     command = [sys.executable, __file__, "--steady-worker", json.dumps(flags), str(SONG), str(repeats), str(out)]
     result = subprocess.run(command, env=environment(), capture_output=True, text=True, check=True)
@@ -134,8 +226,18 @@ def main():
     parser.add_argument("--baseline", default="keras", choices=list(CONFIGS),
                         help="the configuration the ratios are against (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--breakdown", choices=list(CONFIGS),
+                        help="instead: where the time of one command goes, stage by stage, on the song")
     parser.add_argument("--steady-worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--make-inputs", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make_inputs:
+        make_inputs_worker(args.make_inputs[1:], Path(args.make_inputs[0]))
+        return
+    if args.breakdown:
+        with tempfile.TemporaryDirectory(prefix="keras_sa_cli_bench_") as folder:
+            breakdown_worker(CONFIGS[args.breakdown], SONG, Path(folder))
+        return
     if args.steady_worker:
         flags, path, repeats, out = args.steady_worker
         steady_worker(json.loads(flags), Path(path), int(repeats), Path(out))
