@@ -13,8 +13,8 @@ hop ``H``, ``patch_frames`` ``P``, ``window_hop`` ``W`` and
 
 1. **Input delay line.** Each chunk is kept until its stems leave, so that
    ``accompaniment = input - vocals`` exactly, sample for sample.
-2. **Resampling to the model rate** (skipped when ``r == R``): one
-   ``soxr.ResampleStream(r, R, C, "float32", "HQ")``. Its output does not
+2. **Resampling to the model rate** (skipped when ``r == R``): a
+   ``soxr.ResampleStream(r, R, 1, "float32", "HQ")`` per channel. Its output does not
    depend on how its input is cut and equals ``soxr.resample`` of the whole
    signal, aligned with it (no leading delay to remove).
 3. **Centred STFT** per channel (:class:`keras_sa.audio.signal.StreamingSTFT`):
@@ -39,8 +39,8 @@ hop ``H``, ``patch_frames`` ``P``, ``window_hop`` ``W`` and
    frame, into an accumulator together with the squared window; after frame
    ``f`` the samples before ``(f + 1) H - N/2`` are final and leave, divided
    by their summed squared window. At the end the rest leaves, cut to ``L``.
-7. **Resampling back** (skipped when ``r == R``): one
-   ``soxr.ResampleStream(R, r, C, "float32", "HQ")``; at the end the vocals
+7. **Resampling back** (skipped when ``r == R``): a
+   ``soxr.ResampleStream(R, r, 1, "float32", "HQ")`` per channel; at the end the vocals
    are cut, or padded with zeros, to the input's length.
 8. **Stems out.** The vocals that left step 7, and the same number of
    input samples from the delay line minus them: the accompaniment.
@@ -191,12 +191,17 @@ class StreamingSeparator:
         else:
             import soxr
 
-            self._to_model = soxr.ResampleStream(
-                self.sample_rate, signal.sample_rate, self.channels, dtype="float32", quality=_QUALITY
-            )
-            self._from_model = soxr.ResampleStream(
-                signal.sample_rate, self.sample_rate, self.channels, dtype="float32", quality=_QUALITY
-            )
+            # One mono stream per channel: soxr filters channels independently,
+            # so the samples are those of one multi-channel stream, without
+            # transposing every chunk to soxr's interleaved layout and back.
+            self._to_model = [
+                soxr.ResampleStream(self.sample_rate, signal.sample_rate, 1, dtype="float32", quality=_QUALITY)
+                for _ in range(self.channels)
+            ]
+            self._from_model = [
+                soxr.ResampleStream(signal.sample_rate, self.sample_rate, 1, dtype="float32", quality=_QUALITY)
+                for _ in range(self.channels)
+            ]
         self._stft = StreamingSTFT(signal, shape=(self.channels,))
         self._istft = OverlapAdd(signal, shape=(self.channels,))
         # Mixture magnitudes from the next window's first frame on (starting
@@ -304,11 +309,10 @@ class StreamingSeparator:
         return vocals, self._input.pop(vocals.shape[1]) - vocals
 
     @staticmethod
-    def _resample(stream, samples, last):
-        if stream is None:
+    def _resample(streams, samples, last):
+        if streams is None:
             return samples
-        out = stream.resample_chunk(np.array(samples.T, order="C"), last=last)
-        return np.ascontiguousarray(out.T)
+        return np.stack([stream.resample_chunk(row, last=last) for stream, row in zip(streams, samples)])
 
     def _vocals(self, samples, last):
         """Model-rate vocals ``(channels, m)`` finished by ``samples`` (and the end, if ``last``)."""

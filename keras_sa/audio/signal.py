@@ -204,19 +204,30 @@ class OverlapAdd:
         """Adds ``(*shape, frames, n_fft//2+1)`` spectra; returns the finished samples."""
         frames = frame_signals(spectra, self.config)
         hop, count = self.config.hop_length, frames.shape[-2]
-        signal = np.empty(self._signal.shape[:-1] + (count * hop,), np.float32)
-        weight = np.empty(count * hop, np.float32)
-        for index in range(count):
-            self._signal += frames[..., index, :]
-            self._weight += self._square
-            part = slice(index * hop, (index + 1) * hop)
-            signal[..., part] = self._signal[..., :hop]
-            weight[part] = self._weight[:hop]
-            self._signal[..., :-hop] = self._signal[..., hop:]
-            self._signal[..., -hop:] = 0
-            self._weight[:-hop] = self._weight[hop:]
-            self._weight[-hop:] = 0
-        return self._emit(signal, weight)
+        n_fft = self.config.n_fft
+        parts = -(-n_fft // hop)
+        # Frame i's k-th hop-long part lands on output segment i + k. Adding
+        # the parts k = parts-1 ... 0 one slice at a time gives every sample
+        # its frames in increasing order after the carried partial sums: the
+        # same additions, in the same order, as adding frame after frame,
+        # without a Python step per frame.
+        length = (count + parts) * hop
+        signal = np.zeros(self._signal.shape[:-1] + (length,), np.float32)
+        weight = np.zeros(length, np.float32)
+        signal[..., :n_fft] = self._signal
+        weight[:n_fft] = self._weight
+        pad = parts * hop - n_fft
+        frames = np.pad(frames, [(0, 0)] * (frames.ndim - 1) + [(0, pad)])
+        frames = frames.reshape(frames.shape[:-1] + (parts, hop))
+        square = np.pad(self._square, (0, pad)).reshape(parts, hop)
+        segments = signal.reshape(signal.shape[:-1] + (count + parts, hop))
+        weights = weight.reshape(count + parts, hop)
+        for part in reversed(range(parts)):
+            segments[..., part : part + count, :] += frames[..., part, :]
+            weights[part : part + count] += square[part]
+        self._signal = signal[..., count * hop : count * hop + n_fft].copy()
+        self._weight = weight[count * hop : count * hop + n_fft].copy()
+        return self._emit(signal[..., : count * hop], weight[: count * hop])
 
     def finish(self, length):
         """The rest, to a total of ``length`` samples (zero-padded if the frames end sooner)."""
