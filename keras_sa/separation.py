@@ -26,6 +26,7 @@ memory holds the stream's state (about one model window), whatever the
 length.
 """
 
+import concurrent.futures
 from pathlib import Path
 
 import numpy as np
@@ -284,8 +285,9 @@ def separate_file(separator, path, target, fmt="wav", max_seconds=None, progress
     """Separate an audio file into ``target/vocals.<fmt>`` and ``target/accompaniment.<fmt>``.
 
     The input is decoded block by block into the separator's stream and the
-    stems are written as the stream finishes them, so memory holds one block
-    and the stream's state, whatever the length. Each file is written under
+    stems are written as the stream finishes them, so memory holds two
+    blocks (the next one is decoded in the background, and the last stems
+    are written there) and the stream's state, whatever the length. Each file is written under
     a temporary name and renamed when complete; a bad input leaves neither.
     Existing files are replaced: checking for them is the caller's choice.
 
@@ -305,14 +307,43 @@ def separate_file(separator, path, target, fmt="wav", max_seconds=None, progress
         OSError: ``target`` cannot be created.
     """
     rate, channels, total = audio_info(path)
-    blocks = read_blocks(path, _BLOCK_SECONDS * rate, max_seconds=max_seconds)
-    try:
-        return _separate_blocks(separator, blocks, target, fmt, rate, channels, total, progress)
-    finally:
-        blocks.close()
+    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="audio-io") as io:
+        blocks = _Prefetched(read_blocks(path, _BLOCK_SECONDS * rate, max_seconds=max_seconds), io)
+        try:
+            return _separate_blocks(separator, blocks, target, fmt, rate, channels, total, progress, io)
+        finally:
+            blocks.close()
 
 
-def _separate_blocks(separator, blocks, target, fmt, rate, channels, total, progress):
+class _Prefetched:
+    """An iterator of decoded blocks whose next block is decoded in the background.
+
+    libsndfile releases the GIL while it decodes, so the next block is read
+    while the stream works on this one: decoding costs the command no wall
+    time while the model leaves a core free.
+    """
+
+    def __init__(self, blocks, pool):
+        self._blocks, self._pool = blocks, pool
+        self._next = pool.submit(next, blocks, None)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        block = self._next.result()
+        if block is None:
+            raise StopIteration
+        self._next = self._pool.submit(next, self._blocks, None)
+        return block
+
+    def close(self):
+        # A generator cannot be closed while the decoder thread runs it.
+        concurrent.futures.wait([self._next])
+        self._blocks.close()
+
+
+def _separate_blocks(separator, blocks, target, fmt, rate, channels, total, progress, io):
     first = next(blocks)  # refuses an unreadable, empty or too long input before creating anything
     outputs = output_paths(target, fmt)
     Path(target).mkdir(parents=True, exist_ok=True)
@@ -321,18 +352,35 @@ def _separate_blocks(separator, blocks, target, fmt, rate, channels, total, prog
     with AudioWriter(outputs["vocals"], rate, channels) as vocals_out, AudioWriter(
         outputs["accompaniment"], rate, channels
     ) as accompaniment_out:
+        # One write job at a time, in order, behind the separation (libsndfile
+        # releases the GIL while it encodes); a failed write surfaces at the
+        # next block or at the end, before the files are renamed into place.
+        writing = None
 
         def write(stems):
-            nonlocal done
+            nonlocal done, writing
+            if writing is not None:
+                writing.result()
             vocals, accompaniment = stems
-            vocals_out.write(vocals)
-            accompaniment_out.write(accompaniment)
+            writing = io.submit(_write_pair, vocals_out, vocals, accompaniment_out, accompaniment)
             done += vocals.shape[1]
             if progress is not None:
                 progress(done, max(total, done))
 
-        write(stream.process(first))
-        for block in blocks:
-            write(stream.process(block))
-        write(stream.flush())
+        try:
+            write(stream.process(first))
+            for block in blocks:
+                write(stream.process(block))
+            write(stream.flush())
+        finally:
+            # The writers close when this block ends, error or not: never
+            # under a write still running.
+            if writing is not None:
+                concurrent.futures.wait([writing])
+        writing.result()
     return done / rate
+
+
+def _write_pair(first_writer, first, second_writer, second):
+    first_writer.write(first)
+    second_writer.write(second)

@@ -117,33 +117,49 @@ def _positive_int(value, name):
 
 
 class _Fifo:
-    """``(channels, n)`` samples in arrival order: pushed at the back, popped from the front."""
+    """Arrays that grow along ``axis``: pushed at the back, taken from the front.
 
-    def __init__(self, channels):
-        self._data = np.zeros((channels, 4096), np.float32)
+    A buffer with room to spare, so that a push copies only what arrives
+    (not everything held, as a concatenation would) and taking from the
+    front moves nothing.
+    """
+
+    def __init__(self, shape, axis, dtype=np.float32, capacity=4096):
+        self._shape, self._axis = tuple(shape), axis
+        self._data = np.zeros(self._shape[:axis] + (capacity,) + self._shape[axis:], dtype)
         self._start = self._end = 0
 
     def __len__(self):
         return self._end - self._start
 
+    def _span(self, first, stop):
+        return (slice(None),) * self._axis + (slice(first, stop),)
+
     def push(self, samples):
-        count, live = samples.shape[1], len(self)
-        if self._end + count > self._data.shape[1]:
-            capacity = max(self._data.shape[1], 2 * (live + count))
-            data = np.zeros((self._data.shape[0], capacity), np.float32)
-            data[:, :live] = self._data[:, self._start : self._end]
+        count, live = samples.shape[self._axis], len(self)
+        if self._end + count > self._data.shape[self._axis]:
+            capacity = max(self._data.shape[self._axis], 2 * (live + count))
+            data = np.zeros(self._shape[: self._axis] + (capacity,) + self._shape[self._axis :], self._data.dtype)
+            data[self._span(0, live)] = self.peek(live)
             self._data, self._start, self._end = data, 0, live
-        self._data[:, self._end : self._end + count] = samples
+        self._data[self._span(self._end, self._end + count)] = samples
         self._end += count
 
+    def peek(self, count):
+        """The first ``count`` items, a view valid until the next push."""
+        return self._data[self._span(self._start, self._start + min(count, len(self)))]
+
+    def drop(self, count):
+        self._start += min(count, len(self))
+
     def pop(self, count):
-        out = self._data[:, self._start : self._start + count].copy()
-        self._start += count
+        out = self.peek(count).copy()
+        self.drop(count)
         return out
 
     @property
     def capacity(self):
-        return self._data.shape[1]
+        return self._data.shape[self._axis]
 
 
 class StreamingSeparator:
@@ -207,10 +223,11 @@ class StreamingSeparator:
         # Mixture magnitudes from the next window's first frame on (starting
         # with the zero frames in front of frame 0), and the channels'
         # spectra from that window's first central frame on.
-        self._magnitude = np.zeros((self._margin, signal.n_bins), np.float32)
-        self._spectra = np.zeros((self.channels, 0, signal.n_fft // 2 + 1), np.complex64)
+        self._magnitude = _Fifo((signal.n_bins,), axis=0)
+        self._magnitude.push(np.zeros((self._margin, signal.n_bins), np.float32))
+        self._spectra = _Fifo((self.channels, signal.n_fft // 2 + 1), axis=1, dtype=np.complex64)
         self._model_samples = 0
-        self._input = _Fifo(self.channels)
+        self._input = _Fifo((self.channels,), axis=1)
         self._received = self._returned = 0
         self._finished = False
         self.latency = self._latency()
@@ -322,8 +339,8 @@ class StreamingSeparator:
             spectra = np.concatenate([spectra, self._stft.finish()], axis=1)
         if spectra.shape[1]:
             mixture = np.abs(spectra.mean(axis=0)[:, : self.signal.n_bins])
-            self._magnitude = np.concatenate([self._magnitude, mixture])
-            self._spectra = np.concatenate([self._spectra, spectra], axis=1)
+            self._magnitude.push(mixture)
+            self._spectra.push(spectra)
         vocals = self._istft.push(self._masked_frames(last))
         if last:
             vocals = np.concatenate([vocals, self._istft.finish(self._model_samples)], axis=1)
@@ -333,24 +350,24 @@ class StreamingSeparator:
     def _masked_frames(self, last):
         """``share * spectrum`` of the frames whose windows are ready, ``(channels, frames, bins)``."""
         patch, hop = self.signal.patch_frames, self.signal.window_hop
-        pending = self._spectra.shape[1]
+        pending = len(self._spectra)
         if last:
             count = -(-pending // hop)
             missing = (count - 1) * hop + patch - len(self._magnitude) if count else 0
             if missing > 0:
-                self._magnitude = np.pad(self._magnitude, ((0, missing), (0, 0)))
+                self._magnitude.push(np.zeros((missing, self.signal.n_bins), np.float32))
         else:
             count = max(0, (len(self._magnitude) - patch) // hop + 1)
             if count < self.batch_windows:
                 count = 0
         if count == 0:
-            return self._spectra[:, :0]
-        masks = self.separator.window_masks(self._magnitude[: (count - 1) * hop + patch])
+            return self._spectra.peek(0)
+        masks = self.separator.window_masks(self._magnitude.peek((count - 1) * hop + patch))
         frames = min(count * hop, pending)
-        share = vocal_shares(masks[:frames], self._spectra.shape[2])
-        masked = share * self._spectra[:, :frames]
-        self._magnitude = self._magnitude[count * hop :]
-        self._spectra = self._spectra[:, frames:]
+        share = vocal_shares(masks[:frames], self.signal.n_fft // 2 + 1)
+        masked = share * self._spectra.peek(frames)
+        self._magnitude.drop(count * hop)
+        self._spectra.drop(frames)
         return masked
 
     def buffer_sizes(self):
@@ -360,7 +377,7 @@ class StreamingSeparator:
             "input_delay": len(self._input),
             "stft_samples": self._stft.pending,
             "magnitude_frames": len(self._magnitude),
-            "spectra_frames": self._spectra.shape[1],
+            "spectra_frames": len(self._spectra),
         }
 
 

@@ -742,6 +742,9 @@ def fit(
             train_data,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
+            # The tf.data pipeline shuffles; Keras ignores (and warns about)
+            # its own shuffle for a dataset.
+            shuffle=False,
             validation_data=validation_data,
             callbacks=callbacks,
             verbose=verbose,
