@@ -6,7 +6,8 @@ How a recording of any rate, length and channel count is separated:
    resampled to the model's rate and averaged, and the magnitude STFT is
    cut into windows of ``patch_frames`` frames, ``window_hop`` frames apart;
    each window is normalized on its own (as in training) and each keeps the
-   masks of its central ``window_hop`` frames (the SHN's sliding window).
+   masks of ``window_hop`` of its frames (the SHN's sliding window), after
+   the config's ``window_margin`` frames (centred unless it says otherwise).
    One set of masks serves every channel, so the stereo image is kept.
 2. **Ratio masks.** The vocals and accompaniment masks are turned into
    shares of the mixture, ``m_v / (m_v + m_a)``, so the two estimates add up
@@ -109,11 +110,11 @@ class Separator:
 
     def _padded(self, magnitude):
         """``magnitude`` with the zero frames around it that whole windows need."""
-        patch, hop = self.signal.patch_frames, self.signal.window_hop
-        margin = (patch - hop) // 2
+        hop = self.signal.window_hop
         frames = magnitude.shape[0]
         count = -(-frames // hop)
-        return np.pad(magnitude, ((margin, count * hop - frames + margin), (0, 0)))
+        after = count * hop - frames + self.signal.window_look_ahead
+        return np.pad(magnitude, ((self.signal.window_margin, after), (0, 0)))
 
     def _features(self, frames):
         patch, hop = self.signal.patch_frames, self.signal.window_hop
@@ -145,8 +146,7 @@ class Separator:
             ``(count * window_hop, n_bins, n_sources)`` masks: each window's
             central ``window_hop`` frames, in order.
         """
-        patch, hop = self.signal.patch_frames, self.signal.window_hop
-        margin = (patch - hop) // 2
+        hop, margin = self.signal.window_hop, self.signal.window_margin
         predicted = self.predictor(self._features(frames))[:, margin : margin + hop]
         return predicted.reshape(-1, *predicted.shape[2:])
 

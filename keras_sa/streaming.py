@@ -8,8 +8,8 @@ same samples however the input is cut into chunks.
 
 The stages, for an input at rate ``r`` with ``C`` channels and a model whose
 :class:`keras_sa.audio.signal.SignalConfig` has rate ``R``, ``n_fft`` ``N``,
-hop ``H``, ``patch_frames`` ``P``, ``window_hop`` ``W`` and
-``margin = (P - W) / 2`` (``M``):
+hop ``H``, ``patch_frames`` ``P``, ``window_hop`` ``W``, ``window_margin``
+``M`` and ``window_look_ahead = P - W - M`` (``A``):
 
 1. **Input delay line.** Each chunk is kept until its stems leave, so that
    ``accompaniment = input - vocals`` exactly, sample for sample.
@@ -28,8 +28,8 @@ hop ``H``, ``patch_frames`` ``P``, ``window_hop`` ``W`` and
    covers frames ``[k W - M, k W - M + P)`` (frames before 0, and after the
    last frame at the end, are zero), is normalized on its own
    (:func:`keras_sa.audio.signal.model_input`) and keeps the masks of its
-   central frames ``[k W, k W + W)``. A window is ready once its last frame
-   ``k W + W + M - 1`` exists; the windows ready in one call go to the
+   frames ``[k W, k W + W)``. A window is ready once its last frame
+   ``k W + W + A - 1`` exists; the windows ready in one call go to the
    predictor as one batch (``batch_windows`` waits for that many).
 5. **Ratio mask.** Vocal share ``s = (m_v + 1e-6) / (m_v + m_a + 2e-6)``
    per frame and bin; bins above ``n_bins`` (the Nyquist bin) take the
@@ -46,17 +46,17 @@ hop ``H``, ``patch_frames`` ``P``, ``window_hop`` ``W`` and
    input samples from the delay line minus them: the accompaniment.
 
 Latency (``StreamingSeparator.latency``, input samples): at the model rate
-a window is ready at most ``(batch_windows W + M - 1) H + N - 1`` samples
+a window is ready at most ``(batch_windows W + A - 1) H + N - 1`` samples
 after the first sample whose stems it finishes (the frame span's ``N / 2``
-look-ahead, the window's ``W + M`` frames beyond its first central frame,
+look-ahead, the window's ``W + A - 1`` frames beyond its first kept frame,
 and the overlap-add's ``N / 2``). Each soxr stream holds back at most a
 fixed number of samples (its filter and its processing block; measured once
 per rate pair by :func:`resampler_lag`). The sum, in input samples, is the
 latency: after ``k`` samples have been fed, at least ``k - latency`` have
-been returned. For the bundled models (``W`` 48, ``P`` 64, ``N`` 1024,
-``H`` 256, 16 kHz) that is 15103 samples, 0.944 s, for 16 kHz input; the
-resamplers add 0.073 s at 48 kHz, 0.098 s at 44.1 and 22.05 kHz and 0.232 s
-at 8 kHz (``benchmarks/streaming.py`` prints the table).
+been returned. For the bundled models (``W`` 48, ``P`` 64, ``M`` 12, ``A``
+4, ``N`` 1024, ``H`` 256, 16 kHz) that is 14079 samples, 0.880 s, for 16 kHz
+input; the resamplers add 0.073 s at 48 kHz, 0.098 s at 44.1 and 22.05 kHz
+and 0.232 s at 8 kHz (``benchmarks/streaming.py`` prints the table).
 """
 
 import functools
@@ -201,7 +201,6 @@ class StreamingSeparator:
         self.sample_rate = _positive_int(sample_rate, "sample_rate")
         self.channels = _positive_int(channels, "channels")
         self.batch_windows = _positive_int(batch_windows, "batch_windows")
-        self._margin = (signal.patch_frames - signal.window_hop) // 2
         if self.sample_rate == signal.sample_rate:
             self._to_model = self._from_model = None
         else:
@@ -224,7 +223,7 @@ class StreamingSeparator:
         # with the zero frames in front of frame 0), and the channels'
         # spectra from that window's first central frame on.
         self._magnitude = _Fifo((signal.n_bins,), axis=0)
-        self._magnitude.push(np.zeros((self._margin, signal.n_bins), np.float32))
+        self._magnitude.push(np.zeros((signal.window_margin, signal.n_bins), np.float32))
         self._spectra = _Fifo((self.channels, signal.n_fft // 2 + 1), axis=1, dtype=np.complex64)
         self._model_samples = 0
         self._input = _Fifo((self.channels,), axis=1)
@@ -238,7 +237,7 @@ class StreamingSeparator:
 
     def _latency(self):
         signal = self.signal
-        model_lag = (self.batch_windows * signal.window_hop + self._margin - 1) * signal.hop_length + signal.n_fft - 1
+        model_lag = (self.batch_windows * signal.window_hop + signal.window_look_ahead - 1) * signal.hop_length + signal.n_fft - 1
         if self._to_model is None:
             return model_lag
         rate, model_rate = self.sample_rate, signal.sample_rate

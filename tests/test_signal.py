@@ -325,6 +325,24 @@ def test_config_round_trip():
     assert SignalConfig.from_dict(SignalConfig().to_dict()) == SignalConfig()
 
 
+def test_window_margin_defaults_to_centred_and_round_trips():
+    centred = SignalConfig(patch_frames=64, window_hop=48)
+    assert (centred.window_margin, centred.window_look_ahead) == (8, 8)
+    # A dict from before the field existed gives the centred window.
+    old = {k: v for k, v in centred.to_dict().items() if k != "window_margin"}
+    assert SignalConfig.from_dict(old) == centred
+    ahead = SignalConfig(patch_frames=64, window_hop=48, window_margin=12)
+    assert (ahead.window_margin, ahead.window_look_ahead) == (12, 4)
+    assert SignalConfig.from_dict(json.loads(ahead.to_json())) == ahead
+    # An explicit margin lifts the even-difference rule of a centred window.
+    assert SignalConfig(patch_frames=64, window_hop=47, window_margin=0).window_look_ahead == 17
+    with pytest.raises(ValueError, match="even"):
+        SignalConfig(patch_frames=64, window_hop=47)
+    for bad in (-1, 17, 2.0):
+        with pytest.raises(ValueError, match="window_margin"):
+            SignalConfig(patch_frames=64, window_hop=48, window_margin=bad)
+
+
 def test_config_rejects_invalid_values():
     with pytest.raises(ValueError, match="compression"):
         SignalConfig(compression="sqrt")

@@ -4,12 +4,14 @@ The bundled default model as a dynamic-range TFLite model (the fast one) on
 real audio; one test runs the float Keras model.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from keras_sa.audio import load_audio, resample
+from keras_sa.audio.signal import stft
 from keras_sa.separation import Separator, StreamingSeparator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,9 +133,9 @@ def test_batch_windows_changes_latency_not_output(separator, song):
 def test_latency_of_the_bundled_model(separator):
     signal = separator.signal
     assert (signal.sample_rate, signal.n_fft, signal.hop_length, signal.patch_frames) == (16000, 1024, 256, 64)
-    margin = (signal.patch_frames - signal.window_hop) // 2
     stream = separator.stream(16000, 1)
-    assert stream.latency == (signal.window_hop + margin - 1) * signal.hop_length + signal.n_fft - 1
+    look_ahead = signal.patch_frames - signal.window_hop - signal.window_margin
+    assert stream.latency == (signal.window_hop + look_ahead - 1) * signal.hop_length + signal.n_fft - 1
     assert stream.latency_seconds <= 1.0
     assert separator.stream(16000, 1).latency_seconds == stream.latency / 16000
     # Resampling adds its filters' and blocks' hold-back.
@@ -151,6 +153,41 @@ def test_returned_samples_never_lag_more_than_the_latency(separator, song, rate,
         assert lag == stream.latency
     else:
         assert lag > 0.9 * stream.latency
+
+
+def _with_margin(separator, margin):
+    """The same model with its windows keeping the frames after their first ``margin``."""
+    predictor = separator.predictor
+    config = dataclasses.replace(
+        separator.config, signal=dataclasses.replace(separator.signal, window_margin=margin)
+    )
+
+    class Shifted:
+        def __init__(self):
+            self.config = config
+
+        def __call__(self, features):
+            return predictor(features)
+
+    return Separator(Shifted())
+
+
+@pytest.mark.parametrize("margin", [0, 8, 12, 16])
+def test_latency_follows_the_window_margin(separator, song, margin):
+    """Every margin's latency is a tight bound, and each frame of look-ahead costs one hop."""
+    shifted = _with_margin(separator, margin)
+    signal = shifted.signal
+    stream = shifted.stream(16000, 1)
+    expected = (signal.patch_frames - margin - 1) * signal.hop_length + signal.n_fft - 1
+    assert stream.latency == expected
+    samples = at_rate(song, 16000, 2.0, channels=1)
+    vocals, _, lag = feed(stream, samples, [1])
+    assert lag == stream.latency
+    # The offline masks are the windows' frames [margin, margin + window_hop).
+    magnitude = np.abs(stft(samples[0], signal)[:, : signal.n_bins])
+    windows = shifted.windows(magnitude)
+    kept = separator.predictor(windows)[:, margin : margin + signal.window_hop]
+    np.testing.assert_array_equal(shifted.masks(magnitude), kept.reshape(-1, *kept.shape[2:])[: len(magnitude)])
 
 
 @pytest.mark.parametrize("rate", [16000, 44100])

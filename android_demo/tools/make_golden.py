@@ -129,7 +129,7 @@ def chain(separator, model, spectrum):
     raw = model(quantized)
     windows = _dequantize(raw, model.output)
     np.testing.assert_array_equal(windows, separator.predictor(features))  # the predictor's own path
-    margin = (signal.patch_frames - signal.window_hop) // 2
+    margin = signal.window_margin
     central = windows[:, margin : margin + signal.window_hop]
     masks = central.reshape(-1, *central.shape[2:])[: magnitude.shape[0]]
     np.testing.assert_array_equal(masks, separator.masks(magnitude))

@@ -38,9 +38,14 @@ class SignalConfig:
             ``n_fft // 2`` drops the Nyquist bin, as the SHN does.
         patch_frames: number of STFT frames in one model input.
         window_hop: frames between successive model windows when a long
-            input is separated; each window contributes its central
-            ``window_hop`` frames, so the model runs
-            ``patch_frames / window_hop`` times per frame of audio.
+            input is separated; each window contributes ``window_hop`` of
+            its frames, so the model runs ``patch_frames / window_hop``
+            times per frame of audio.
+        window_margin: frames of each window before the ``window_hop``
+            frames it keeps; the other ``patch_frames - window_hop -
+            window_margin`` (:attr:`window_look_ahead`) come after them, and
+            are what a stream waits for. ``None``: the kept frames are the
+            central ones, ``(patch_frames - window_hop) // 2``.
         compression: what the model input is. ``"none"``: the magnitude
             divided by the window's maximum; ``"log"``: that, compressed with
             ``log1p(c * m) / log1p(c)`` (still within ``[0, 1]``).
@@ -54,6 +59,7 @@ class SignalConfig:
     n_bins: int = 512
     patch_frames: int = 64
     window_hop: int = 32
+    window_margin: int = None
     compression: str = "log"
     compression_strength: float = 1000.0
     sources: tuple = ("vocals", "accompaniment")
@@ -65,9 +71,19 @@ class SignalConfig:
             raise ValueError(f"unknown compression {self.compression!r}")
         if not 0 < self.window_hop <= self.patch_frames:
             raise ValueError("window_hop must lie in (0, patch_frames]")
-        if (self.patch_frames - self.window_hop) % 2:
-            raise ValueError("patch_frames - window_hop must be even (a centred window)")
+        spare = self.patch_frames - self.window_hop
+        if self.window_margin is None:
+            if spare % 2:
+                raise ValueError("patch_frames - window_hop must be even for a centred window (or set window_margin)")
+            object.__setattr__(self, "window_margin", spare // 2)
+        elif not (isinstance(self.window_margin, int) and 0 <= self.window_margin <= spare):
+            raise ValueError(f"window_margin must be an integer in [0, patch_frames - window_hop = {spare}]")
         object.__setattr__(self, "sources", tuple(self.sources))
+
+    @property
+    def window_look_ahead(self):
+        """Frames of each window after the ones it keeps."""
+        return self.patch_frames - self.window_hop - self.window_margin
 
     @property
     def frames_per_second(self):

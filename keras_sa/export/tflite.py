@@ -194,9 +194,9 @@ def contract(config, quantization, flatbuffer):
                 )
             ),
             "windows": (
-                "the spectrogram is padded with (patch_frames - window_hop) / 2 zero frames in front "
+                "the spectrogram is padded with window_margin zero frames in front "
                 "and enough at the end; window i starts at frame i * window_hop and keeps the masks "
-                "of its central window_hop frames"
+                "of its window_hop frames after its first window_margin"
             ),
         },
         "masks": {

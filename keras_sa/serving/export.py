@@ -7,9 +7,10 @@ model's rate happens inside the graph, with the same conventions:
 
 1. the centred STFT (:func:`keras_sa.audio.signal.tf_stft`);
 2. windows of ``patch_frames`` frames every ``window_hop`` frames, padded by
-   ``(patch_frames - window_hop) / 2`` frames on each side, each normalized
-   on its own (:func:`keras_sa.audio.signal.model_input`), each keeping the
-   masks of its central ``window_hop`` frames;
+   ``window_margin`` frames in front and ``window_look_ahead`` behind, each
+   normalized on its own (:func:`keras_sa.audio.signal.model_input`), each
+   keeping the masks of the ``window_hop`` frames after its first
+   ``window_margin``;
 3. the ratio mask ``m_v / (m_v + m_a)`` (bins above ``n_bins`` take the
    share of the highest one), applied to the complex STFT;
 4. the inverse STFT, and accompaniment = waveform - vocals.
@@ -90,7 +91,7 @@ def _separation_module(model, config, contract_path):
     tnp = tf.experimental.numpy
     signal = config.signal
     patch, hop = signal.patch_frames, signal.window_hop
-    margin = (patch - hop) // 2
+    margin, look_ahead = signal.window_margin, signal.window_look_ahead
     n_bins, n_sources = signal.n_bins, len(signal.sources)
     minimum = min_samples(signal)
     # The last stack's masks are the model's answer; the earlier stacks'
@@ -145,7 +146,7 @@ def _separation_module(model, config, contract_path):
             """``[batch, frames, n_bins]`` magnitudes -> ``[batch, frames, n_bins, n_sources]``."""
             batch, frames = tf.shape(magnitude)[0], tf.shape(magnitude)[1]
             count = (frames + hop - 1) // hop
-            padded = tf.pad(magnitude, [[0, 0], [margin, count * hop - frames + margin], [0, 0]])
+            padded = tf.pad(magnitude, [[0, 0], [margin, count * hop - frames + look_ahead], [0, 0]])
             windows = tf.signal.frame(padded, patch, hop, axis=1)  # [batch, count, patch, n_bins]
             windows = tf.reshape(windows, [-1, patch, n_bins])
             features, _ = model_input(windows, signal, xp=tnp)

@@ -169,6 +169,8 @@ public final class AudioContract {
         try {
             return new SignalConfig(integer(s, "sample_rate"), integer(s, "n_fft"), integer(s, "hop_length"),
                     integer(s, "n_bins"), integer(s, "patch_frames"), integer(s, "window_hop"),
+                    // Contracts from before window_margin existed centre their windows.
+                    s.has("window_margin") && !s.get("window_margin").isJsonNull() ? integer(s, "window_margin") : null,
                     string(s, "compression"), (float) number(s, "compression_strength"), sources);
         } catch (IllegalArgumentException e) {
             throw new ContractException("signal: " + e.getMessage(), e);

@@ -13,8 +13,9 @@ import java.util.concurrent.CancellationException;
  *       model rate and transformed ({@link Stft}); the down-mix's spectrum is the mean of the
  *       channels' (the STFT is linear). Its model-band magnitudes are cut into windows of
  *       {@code patch_frames} frames, {@code window_hop} apart, after
- *       {@code (patch_frames - window_hop) / 2} zero frames; each window is normalized on its
- *       own ({@link Features}) and keeps the masks of its central {@code window_hop} frames.
+ *       {@code window_margin} zero frames; each window is normalized on its
+ *       own ({@link Features}) and keeps the masks of the {@code window_hop} frames after its
+ *       first {@code window_margin}.
  *   <li><b>Ratio masks.</b> {@code share = (m_vocals + 1e-6) / (m_vocals + m_accompaniment + 2e-6)};
  *       bins above {@code n_bins} take the share of bin {@code n_bins - 1}.
  *   <li><b>Vocals per channel:</b> {@code istft(share * stft(channel))}, resampled back to the

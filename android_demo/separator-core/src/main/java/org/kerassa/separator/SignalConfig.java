@@ -21,8 +21,13 @@ public final class SignalConfig {
     public final int nBins;
     /** STFT frames in one model input. */
     public final int patchFrames;
-    /** Frames between successive model windows; each keeps its central {@code windowHop} frames. */
+    /** Frames between successive model windows; each keeps {@code windowHop} of its frames. */
     public final int windowHop;
+    /**
+     * Frames of each window before the {@code windowHop} it keeps; the other
+     * {@link #windowLookAhead()} come after them.
+     */
+    public final int windowMargin;
     /** {@code "log"} or {@code "none"}. */
     public final String compression;
     /** {@code c} of {@code log1p(c * m)}. */
@@ -30,8 +35,19 @@ public final class SignalConfig {
     /** Names of the model's output masks, in order. */
     public final List<String> sources;
 
+    /** A config whose windows keep their central frames. */
     public SignalConfig(int sampleRate, int nFft, int hopLength, int nBins, int patchFrames, int windowHop,
             String compression, float compressionStrength, List<String> sources) {
+        this(sampleRate, nFft, hopLength, nBins, patchFrames, windowHop, null, compression, compressionStrength,
+                sources);
+    }
+
+    /**
+     * A config; {@code windowMargin} {@code null} centres the kept frames, {@code (patch_frames -
+     * window_hop) / 2}, as the Python twin does.
+     */
+    public SignalConfig(int sampleRate, int nFft, int hopLength, int nBins, int patchFrames, int windowHop,
+            Integer windowMargin, String compression, float compressionStrength, List<String> sources) {
         if (sampleRate <= 0) {
             throw new IllegalArgumentException("sample_rate must be positive, got " + sampleRate);
         }
@@ -47,8 +63,14 @@ public final class SignalConfig {
         if (windowHop <= 0 || windowHop > patchFrames) {
             throw new IllegalArgumentException("window_hop must lie in (0, patch_frames]");
         }
-        if ((patchFrames - windowHop) % 2 != 0) {
-            throw new IllegalArgumentException("patch_frames - window_hop must be even (a centred window)");
+        int spare = patchFrames - windowHop;
+        if (windowMargin == null && spare % 2 != 0) {
+            throw new IllegalArgumentException(
+                    "patch_frames - window_hop must be even for a centred window (or set window_margin)");
+        }
+        if (windowMargin != null && (windowMargin < 0 || windowMargin > spare)) {
+            throw new IllegalArgumentException(
+                    "window_margin must lie in [0, patch_frames - window_hop = " + spare + "], got " + windowMargin);
         }
         if (sources == null || sources.isEmpty()) {
             throw new IllegalArgumentException("a model has at least one source");
@@ -59,6 +81,7 @@ public final class SignalConfig {
         this.nBins = nBins;
         this.patchFrames = patchFrames;
         this.windowHop = windowHop;
+        this.windowMargin = windowMargin != null ? windowMargin : spare / 2;
         this.compression = compression;
         this.compressionStrength = compressionStrength;
         this.sources = Collections.unmodifiableList(new ArrayList<String>(sources));
@@ -74,9 +97,14 @@ public final class SignalConfig {
         return 1 + numSamples / hopLength;
     }
 
-    /** Zero frames in front of the first window: {@code (patch_frames - window_hop) / 2}. */
+    /** Zero frames in front of the first window: {@code window_margin}. */
     public int windowMargin() {
-        return (patchFrames - windowHop) / 2;
+        return windowMargin;
+    }
+
+    /** Frames of each window after the ones it keeps: {@code patch_frames - window_hop - window_margin}. */
+    public int windowLookAhead() {
+        return patchFrames - windowHop - windowMargin;
     }
 
     /** Position of a source in the model output, or -1. */
@@ -87,7 +115,7 @@ public final class SignalConfig {
     @Override
     public String toString() {
         return "SignalConfig{sample_rate=" + sampleRate + ", n_fft=" + nFft + ", hop_length=" + hopLength
-                + ", n_bins=" + nBins + ", patch_frames=" + patchFrames + ", window_hop=" + windowHop
+                + ", n_bins=" + nBins + ", patch_frames=" + patchFrames + ", window_hop=" + windowHop + ", window_margin=" + windowMargin
                 + ", compression=" + compression + ", compression_strength=" + compressionStrength
                 + ", sources=" + sources + "}";
     }

@@ -17,7 +17,8 @@ import java.util.ArrayDeque;
  *   <li>the centred STFT of each channel ({@link Stft.Analysis}); the down-mix's spectrum is the
  *       mean of the channels' (the STFT is linear), its model-band magnitudes go to the model's
  *       sliding windows ({@link WindowedMasks}: {@code patch_frames} frames every
- *       {@code window_hop}, each normalized on its own, each keeping its central frames' masks);
+ *       {@code window_hop}, each normalized on its own, each keeping the masks of the
+ *       {@code window_hop} frames after its first {@code window_margin});
  *   <li>ratio masks, {@code share = (m_vocals + 1e-6) / (m_vocals + m_accompaniment + 2e-6)}
  *       (bins above {@code n_bins} take bin {@code n_bins - 1}'s), applied to each channel's
  *       spectrum and inverted by overlap-add ({@link Stft.Synthesis});
@@ -28,9 +29,9 @@ import java.util.ArrayDeque;
  * <p><b>Latency.</b> Outputs lag the input by exactly {@link #latency()} samples: after {@code n}
  * samples in, {@code max(0, n - latency)} samples have come out (and the rest at {@link #flush}).
  * At the model rate that is the model's look-ahead,
- * {@code (patch_frames - margin - 1) hop + n_fft - 1} samples (15103 at 16 kHz, 0.94 s): the
- * first sample of a window's central frames is final only when the last frame that window
- * reads has arrived. At another rate the two resamplers' look-ahead is added (rounded up).
+ * {@code (patch_frames - window_margin - 1) hop + n_fft - 1} samples (14079 at 16 kHz, 0.88 s,
+ * for the bundled models): the first sample of a window's kept frames is final only when the
+ * last frame that window reads has arrived. At another rate the two resamplers' look-ahead is added (rounded up).
  * Memory holds the look-ahead and one chunk, whatever the length of the stream.
  *
  * <p>Not thread-safe: feed it from one thread. A thread that is interrupted stops with a
@@ -114,12 +115,12 @@ public final class StreamingSeparator {
     }
 
     /**
-     * The look-ahead at the model rate, in samples: {@code (patch_frames - margin - 1) hop + n_fft - 1}.
-     * Sample {@code u} needs every frame up to {@code F = floor((u + n_fft / 2) / hop)}; frame
-     * {@code F}'s masks come from the window whose central frames hold it, which reads frames up to
-     * {@code patch_frames - margin - 1} past the window's first central frame, and each frame
+     * The look-ahead at the model rate, in samples: {@code (patch_frames - window_margin - 1) hop +
+     * n_fft - 1}. Sample {@code u} needs every frame up to {@code F = floor((u + n_fft / 2) / hop)};
+     * frame {@code F}'s masks come from the window whose kept frames hold it, which reads frames up
+     * to {@code patch_frames - window_margin - 1} past the window's first kept frame, and each frame
      * reads {@code n_fft / 2} samples past its centre. The most is needed by the earliest sample
-     * whose last frame is a window's first central frame.
+     * whose last frame is a window's first kept frame.
      */
     static long modelLatency(SignalConfig signal) {
         int pad = signal.nFft / 2;

@@ -5,13 +5,12 @@ import java.util.concurrent.CancellationException;
 
 /**
  * The model's sliding windows over a stream of spectrogram frames: model-band magnitudes in, one
- * frame at a time, masks out, one window's central frames at a time.
+ * frame at a time, masks out, one window's kept frames at a time.
  *
- * <p>Window {@code w} covers frames {@code [w window_hop - margin, + patch_frames)} with
- * {@code margin = (patch_frames - window_hop) / 2}, zeros outside the signal; it is normalized on
- * its own ({@link Features}) and keeps the masks of its central {@code window_hop} frames,
- * {@code [w window_hop, (w + 1) window_hop)}. So window {@code w} can run once frame
- * {@code (w + 1) window_hop + margin - 1} has arrived, and {@code ceil(frames / window_hop)}
+ * <p>Window {@code w} covers frames {@code [w window_hop - window_margin, + patch_frames)}, zeros
+ * outside the signal; it is normalized on its own ({@link Features}) and keeps the masks of the
+ * frames {@code [w window_hop, (w + 1) window_hop)}. So window {@code w} can run once frame
+ * {@code (w + 1) window_hop + window_look_ahead - 1} has arrived, and {@code ceil(frames / window_hop)}
  * windows cover a signal. Holds {@code patch_frames} frames.
  */
 final class WindowedMasks {
@@ -77,11 +76,11 @@ final class WindowedMasks {
         if (total >= 0) {
             return windows * hop < total;
         }
-        return pushed >= (windows + 1) * hop + signal.windowMargin();
+        return pushed >= (windows + 1) * hop + signal.windowLookAhead();
     }
 
     /**
-     * Runs the next window: the masks {@code [count][n_bins][n_sources]} of its central frames
+     * Runs the next window: the masks {@code [count][n_bins][n_sources]} of its kept frames
      * (fewer than {@code window_hop} for the last window of a signal).
      *
      * @throws CancellationException the thread is interrupted.

@@ -79,6 +79,20 @@ public class AudioContractTest {
     }
 
     @Test
+    public void readsTheWindowMarginAndCentresWithoutIt() throws Exception {
+        JsonObject json = goldenJson();
+        json.getAsJsonObject("signal").addProperty("window_margin", 12);
+        SignalConfig signal = AudioContract.parse(json.toString()).signal;
+        assertEquals(12, signal.windowMargin());
+        assertEquals(4, signal.windowLookAhead());
+        // A contract from before the field existed keeps the central frames.
+        json.getAsJsonObject("signal").remove("window_margin");
+        signal = AudioContract.parse(json.toString()).signal;
+        assertEquals((signal.patchFrames - signal.windowHop) / 2, signal.windowMargin());
+        assertEquals(signal.windowMargin(), signal.windowLookAhead());
+    }
+
+    @Test
     public void readsAFloatModelsContract() throws Exception {
         JsonObject json = goldenJson();
         json.addProperty("quantization", "float32");
@@ -112,8 +126,13 @@ public class AudioContractTest {
         assertRejected(json, "n_bins=600");
 
         json = goldenJson();
+        json.getAsJsonObject("signal").remove("window_margin");
         json.getAsJsonObject("signal").addProperty("window_hop", 47);
         assertRejected(json, "patch_frames - window_hop must be even");
+
+        json = goldenJson();
+        json.getAsJsonObject("signal").addProperty("window_margin", 17);
+        assertRejected(json, "window_margin must lie in [0, patch_frames - window_hop = 16]");
 
         json = goldenJson();
         JsonArray shape = new JsonArray();

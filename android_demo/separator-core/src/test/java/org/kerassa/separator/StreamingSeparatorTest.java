@@ -2,6 +2,7 @@ package org.kerassa.separator;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertTrue;
 
@@ -146,6 +147,25 @@ public class StreamingSeparatorTest {
             assertTrue(latency <= (atModelRate + 200) * (double) rate / 16000 + 600);
         }
         Compare.report("latency", "16000 Hz: %d samples (%.3f s)", atModelRate, atModelRate / 16000.0);
+    }
+
+    @Test
+    public void aWindowWithLessLookAheadHasLessLatency() {
+        SignalConfig skewed = new SignalConfig(16000, 1024, 256, 512, 64, 48, 12, "log", 1000f, SIGNAL.sources);
+        assertEquals(4, skewed.windowLookAhead());
+        Separator separator = new Separator(skewed, new FeatureMasks());
+        assertEquals((64 - 12 - 1) * 256 + 1024 - 1, separator.stream(16000, 1).latency());
+        float[][] x = audio(1, 3 * 16000 + 99, 16000, 4);
+        for (int i = 0; i < x[0].length; i++) {
+            x[0][i] *= 0.1f + i / 16000f; // a crescendo: each window's peak is at its end, so where it ends matters
+        }
+        // run() checks after every chunk that exactly fed - latency samples have come out.
+        float[][][] whole = run(separator.stream(16000, 1), x, new int[] {x[0].length});
+        float[][][] ones = run(separator.stream(16000, 1), x, chunks(x[0].length, 1, 1));
+        assertArrayEquals(whole[0][0], ones[0][0], 0f);
+        assertArrayEquals(whole[0][0], separator.separate(new AudioBuffer(x, 16000), null).vocals.samples[0], 0f);
+        float[] centred = run(new Separator(SIGNAL, new FeatureMasks()).stream(16000, 1), x, new int[] {x[0].length})[0][0];
+        assertFalse("the windows keep other frames", Arrays.equals(centred, whole[0][0]));
     }
 
     @Test
