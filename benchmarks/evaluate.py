@@ -8,7 +8,7 @@ every setting gives the same scores.
 
 Run:
     .venv/bin/python benchmarks/evaluate.py [--data ../shared/data/mir1k] [--every 25]
-        [--jobs 1 2] [--repeats 3] [--threads N]
+        [--jobs 1 2] [--repeats 3] [--threads N] [--backend keras|tflite]
 """
 
 import argparse
@@ -26,6 +26,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--model", default="default")
+    parser.add_argument("--backend", default=None, choices=["keras", "tflite"],
+                        help="default: the bundled model's fastest verified TFLite conversion")
     parser.add_argument("--every", type=int, default=25, help="take every N-th test clip")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
@@ -43,9 +45,9 @@ def main():
     _, test = data.mir1k_split(data.discover(args.data))
     clips = list(evaluation.TrackClips(test[:: args.every], 16000))
     seconds = sum(len(c.mixture) for c in clips) / 16000
-    separator = Separator.from_pretrained(args.model)
+    separator = Separator.from_pretrained(args.model, backend=args.backend)
     estimator = separator.estimator()
-    evaluation.evaluate_tracks(clips[:1], estimator, progress=False)  # trace the model
+    evaluation.evaluate_tracks(clips[:1], estimator, progress=False)  # warm-up: first-call costs stay out
     threads = args.threads or "all"
     print(f"{len(clips)} test clips ({seconds:.0f} s of audio), {os.cpu_count()} CPUs, TensorFlow threads: {threads}")
 

@@ -12,7 +12,7 @@ Inputs: the 133 s song from ../shared/data/songs, and a 10-minute stereo
 44.1 kHz file built from it by repetition (written to a temporary folder).
 
 Run:
-    .venv/bin/python benchmarks/separate.py [--model default] [--repeats 3] [--threads 0]
+    .venv/bin/python benchmarks/separate.py [--model default] [--backend keras|tflite] [--repeats 3] [--threads 0]
 """
 
 import argparse
@@ -28,7 +28,7 @@ from pathlib import Path
 SONG = Path(__file__).resolve().parents[2] / "shared" / "data" / "songs" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
 
 
-def worker(path, model, repeats, threads, out_dir):
+def worker(path, model, backend, repeats, threads, out_dir):
     """Runs in the child process; prints one JSON line."""
     import resource
 
@@ -41,7 +41,7 @@ def worker(path, model, repeats, threads, out_dir):
     from keras_sa.audio import audio_info
     from keras_sa.separation import Separator, separate_file
 
-    separator = Separator.from_pretrained(model)
+    separator = Separator.from_pretrained(model, backend=backend or None)
     rate, channels, frames = audio_info(path)
     times = []
     for _ in range(repeats + 1):
@@ -72,24 +72,26 @@ def make_long_input(song, minutes, folder):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
+    parser.add_argument("--backend", default="", choices=["", "keras", "tflite"],
+                        help="default: the bundled model's fastest verified TFLite conversion")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (keras backend; 0: all)")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker[0], args.model, args.repeats, args.threads, args.worker[1])
+        worker(args.worker[0], args.model, args.backend, args.repeats, args.threads, args.worker[1])
         return
 
     with tempfile.TemporaryDirectory() as folder:
         inputs = [SONG, make_long_input(SONG, args.minutes, folder)]
-        print(f"model={args.model} threads={args.threads or 'all'} cores={os.cpu_count()} repeats={args.repeats}")
+        print(f"model={args.model} backend={args.backend or 'default'} threads={args.threads or 'all'} cores={os.cpu_count()} repeats={args.repeats}")
         print(f"{'input':<48}{'audio s':>9}{'median s':>10}{'x realtime':>12}{'peak MB':>9}{'decoded MB':>12}")
         for path in inputs:
             out = Path(folder) / "out"
             out.mkdir(exist_ok=True)
             result = subprocess.run(
-                [sys.executable, __file__, "--model", args.model, "--repeats", str(args.repeats),
+                [sys.executable, __file__, "--model", args.model, "--backend", args.backend, "--repeats", str(args.repeats),
                  "--threads", str(args.threads), "--worker", str(path), str(out)],
                 capture_output=True, text=True, check=True,
             )

@@ -73,7 +73,9 @@ def _engine(name, export_dir, model, samples):
         return lambda: signature(waveform=waveform)["vocals"].numpy()
     from keras_sa.separation import Separator
 
-    separator = Separator.from_pretrained(model)
+    # The float model that the SavedModel holds, run in process: the same
+    # weights and arithmetic on both engines.
+    separator = Separator.from_pretrained(model, backend="keras")
     return lambda: separator.separate(samples, RATE)["vocals"]
 
 
