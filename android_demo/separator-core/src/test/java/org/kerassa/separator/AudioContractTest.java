@@ -47,7 +47,8 @@ public class AudioContractTest {
         assertEquals(512, s.nBins);
         assertEquals(64, s.patchFrames);
         assertEquals(48, s.windowHop);
-        assertEquals(8, s.windowMargin());
+        assertEquals(12, s.windowMargin());
+        assertEquals(4, s.windowLookAhead());
         assertEquals("log", s.compression);
         assertEquals(1000f, s.compressionStrength, 0f);
         assertEquals(Arrays.asList("vocals", "accompaniment"), s.sources);

@@ -155,6 +155,10 @@ public class StreamingSeparatorTest {
         assertEquals(4, skewed.windowLookAhead());
         Separator separator = new Separator(skewed, new FeatureMasks());
         assertEquals((64 - 12 - 1) * 256 + 1024 - 1, separator.stream(16000, 1).latency());
+        for (int rate : new int[] {44100, 48000}) {
+            int latency = separator.stream(rate, 2).latency();
+            Compare.report("latency", "window margin 12, %d Hz: %d samples (%.3f s)", rate, latency, latency / (double) rate);
+        }
         float[][] x = audio(1, 3 * 16000 + 99, 16000, 4);
         for (int i = 0; i < x[0].length; i++) {
             x[0][i] *= 0.1f + i / 16000f; // a crescendo: each window's peak is at its end, so where it ends matters
