@@ -97,6 +97,8 @@ def test_xnnpack_runs_the_float_attention(converted):
 def test_committed_int8_attention_runs_in_builtin_kernels_and_the_float_attention_in_xnnpack():
     from pathlib import Path
 
+    from ai_edge_litert.interpreter import Interpreter
+
     models = Path(__file__).resolve().parents[1] / "tflite" / "models"
 
     def kernels(quantization):
@@ -108,14 +110,22 @@ def test_committed_int8_attention_runs_in_builtin_kernels_and_the_float_attentio
             if op["op"] in attention:
                 attention[op["op"]].add("xnnpack" if op["index"] in xnnpack else "builtin")
         convolutions = {"xnnpack" if op["index"] in xnnpack else "builtin" for op in listed if op["op"] == "CONV_2D"}
-        return attention, convolutions
+        return flatbuffer, xnnpack, attention, convolutions
 
-    # The reason for int8_float_attention: XNNPACK has no int8 kernel for these two.
-    attention, convolutions = kernels("int8")
-    assert attention == {"BATCH_MATMUL": {"builtin"}, "SOFTMAX": {"builtin"}}, (
-        "XNNPACK now takes the int8 attention: int8_float_attention may be moot")
+    # The reason for int8_float_attention: XNNPACK has no int8 SOFTMAX, and takes an int8
+    # BATCH_MATMUL only when its right-hand operand is symmetric (zero point 0), which the
+    # calibration gives an activation by chance only.
+    flatbuffer, xnnpack, attention, convolutions = kernels("int8")
+    assert attention["SOFTMAX"] == {"builtin"}
+    interpreter = Interpreter(model_content=flatbuffer)
+    zero_point = {t["index"]: t["quantization"][1] for t in interpreter.get_tensor_details()}
+    products = [op for op in interpreter._get_ops_details() if op["op_name"] == "BATCH_MATMUL"]
+    for op in products:
+        assert (op["index"] in xnnpack) == (zero_point[op["inputs"][1]] == 0), op
+    builtin = sum(op["index"] not in xnnpack for op in products)
+    assert builtin >= len(products) / 2, "XNNPACK now takes the int8 attention: int8_float_attention may be moot"
     assert convolutions == {"xnnpack"}
-    attention, convolutions = kernels("int8_float_attention")
+    _, _, attention, convolutions = kernels("int8_float_attention")
     assert attention == {"BATCH_MATMUL": {"xnnpack"}, "SOFTMAX": {"xnnpack"}} and convolutions == {"xnnpack"}
 
 
