@@ -124,7 +124,7 @@ class _Fifo:
     front moves nothing.
     """
 
-    def __init__(self, shape, axis, dtype=np.float32, capacity=4096):
+    def __init__(self, shape, axis, dtype=np.float32, capacity=64):
         self._shape, self._axis = tuple(shape), axis
         self._data = np.zeros(self._shape[:axis] + (capacity,) + self._shape[axis:], dtype)
         self._start = self._end = 0
