@@ -29,8 +29,8 @@ MODELS = {
 DEFAULT = "sa_shn_mobile"
 
 #: TFLite quantizations, fastest first on the CPUs measured (per window on
-#: 2 x86-64 cores, ``benchmarks/tflite.py``: dynamic 5.8 ms, float32 11.3,
-#: float16 11.4, int8 13.0; LiteRT's XNNPACK delegate does not take the int8
+#: 2 x86-64 cores, ``benchmarks/tflite.py``: dynamic 8.5 ms, float32 12.7,
+#: float16 12.8, int8 17.5; LiteRT's XNNPACK delegate does not take the int8
 #: model's attention operators).
 TFLITE_BY_SPEED = ("dynamic", "float32", "float16", "int8")
 
