@@ -135,7 +135,7 @@ class Separator:
         return self._features(self._padded(magnitude))
 
     def window_masks(self, frames):
-        """Masks of consecutive windows' central frames.
+        """Masks of consecutive windows' kept frames.
 
         Args:
             frames: ``((count - 1) * window_hop + patch_frames, n_bins)``
@@ -144,7 +144,8 @@ class Separator:
 
         Returns:
             ``(count * window_hop, n_bins, n_sources)`` masks: each window's
-            central ``window_hop`` frames, in order.
+            kept ``window_hop`` frames (after its first ``window_margin``),
+            in order.
         """
         hop, margin = self.signal.window_hop, self.signal.window_margin
         predicted = self.predictor(self._features(frames))[:, margin : margin + hop]
@@ -158,7 +159,7 @@ class Separator:
 
         Returns:
             ``(frames, n_bins, n_sources)`` masks: each window contributes
-            its central ``window_hop`` frames.
+            its kept ``window_hop`` frames.
         """
         return self.window_masks(self._padded(magnitude))[: magnitude.shape[0]]
 

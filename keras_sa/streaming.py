@@ -221,7 +221,7 @@ class StreamingSeparator:
         self._istft = OverlapAdd(signal, shape=(self.channels,))
         # Mixture magnitudes from the next window's first frame on (starting
         # with the zero frames in front of frame 0), and the channels'
-        # spectra from that window's first central frame on.
+        # spectra from that window's first kept frame on.
         self._magnitude = _Fifo((signal.n_bins,), axis=0)
         self._magnitude.push(np.zeros((signal.window_margin, signal.n_bins), np.float32))
         self._spectra = _Fifo((self.channels, signal.n_fft // 2 + 1), axis=1, dtype=np.complex64)

@@ -130,8 +130,8 @@ def chain(separator, model, spectrum):
     windows = _dequantize(raw, model.output)
     np.testing.assert_array_equal(windows, separator.predictor(features))  # the predictor's own path
     margin = signal.window_margin
-    central = windows[:, margin : margin + signal.window_hop]
-    masks = central.reshape(-1, *central.shape[2:])[: magnitude.shape[0]]
+    kept = windows[:, margin : margin + signal.window_hop]
+    masks = kept.reshape(-1, *kept.shape[2:])[: magnitude.shape[0]]
     np.testing.assert_array_equal(masks, separator.masks(magnitude))
     share = separator.vocal_share(spectrum)
     return {"magnitude": np.abs(spectrum), "features": features, "quantized": quantized, "raw": raw, "masks": masks, "share": share}
