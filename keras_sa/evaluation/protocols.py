@@ -1,43 +1,7 @@
-"""Evaluation: the MIR-1K and MUSDB18 protocols, their metrics, and floors and ceilings.
+"""The MIR-1K and MUSDB18 protocols: scoring clips, summarizing, writing results.
 
-The scores are the standard implementations, not re-implementations:
-``mir_eval.separation.bss_eval_sources`` (BSS Eval v3, as used by the SHN and
-Skip Attention papers on MIR-1K) and ``museval`` (BSS Eval v4, the SiSEC /
-MUSDB18 convention).
-
-MIR-1K protocol (see ``../shared/data/README.md``):
-
-- mixture = (vocals + accompaniment) / 2, built by the data layer, not here;
-- NSDR = SDR(estimate, reference) - SDR(mixture, reference), per clip and
-  source;
-- GNSDR, GSIR, GSAR = means over clips weighted by clip length in samples.
-
-MUSDB18 / SiSEC protocol (:func:`evaluate_museval`, :func:`summarize_museval`):
-
-- stereo sources at the track's own rate (44.1 kHz for MUSDB18); mixture =
-  vocals + accompaniment, the MUSDB18 convention (a sum, not half);
-- BSS Eval v4 (museval) SDR, SIR, ISR, SAR on 1 s frames, the median over
-  frames per track, then the median over tracks.
-
-An *estimator* is any callable ``estimator(mixture, references)`` returning
-``{"vocals": (n,), "accompaniment": (n,)}`` for a mono float32 ``(n,)``
-mixture (``(channels, n)`` in and out under the MUSDB18 protocol; see
-:func:`per_channel`). ``references`` holds the true sources so that oracle methods can
-use them; learned or blind estimators must ignore it. An estimator that also
-accepts a ``sample_rate`` keyword is told the clip's rate (the baselines
-below use it to work at their own :class:`SignalConfig` rate); a plain
-two-argument callable is assumed to work at whatever rate it is given.
-
-How degenerate clips are handled (no score is ever faked by adding noise or
-an epsilon to the signals):
-
-- a clip with an all-zero reference is *skipped*: BSS Eval is undefined for
-  it (mir_eval refuses it). It is logged, kept in the records with
-  ``status="skipped"`` and NaN scores, and counted in the summary;
-- a clip whose estimates cannot be scored (an all-zero estimate, which
-  mir_eval refuses, non-finite samples, or a singular projection) is
-  *failed*: logged, kept with ``status="failed"`` and NaN scores, excluded
-  from the means and counted in the summary.
+See :mod:`keras_sa.evaluation` for the protocols' definitions, what an
+estimator is, and how degenerate clips are handled.
 """
 
 import collections
@@ -52,36 +16,13 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
-from keras_sa.audio.signal import SignalConfig, istft, stft
-from keras_sa.data.tracks import Sources
-
-log = logging.getLogger(__name__)
+log = logging.getLogger("keras_sa.evaluation")
 
 SOURCES = ("vocals", "accompaniment")
 _BSS_METRICS = ("sdr", "sir", "sar", "nsdr", "mixture_sdr")
-
-
-class Clip(NamedTuple):
-    """One evaluation clip.
-
-    Attributes:
-        name: clip identifier, e.g. ``"Ani_1_01"``.
-        mixture: mono float32 ``(n,)`` mixture, as the data layer built it
-            (for MIR-1K ``(vocals + accompaniment) / 2``), or ``(channels,
-            n)`` under the MUSDB18 protocol.
-        references: ``{"vocals": ..., "accompaniment": ...}``, shaped like
-            the mixture.
-        sample_rate: rate of all of the above, in Hz.
-    """
-
-    name: str
-    mixture: np.ndarray
-    references: dict
-    sample_rate: int
 
 
 class SilentReferenceError(ValueError):
@@ -382,138 +323,6 @@ def write_results(records, summary, out_dir, label):
 
 
 # ----------------------------------------------------------------------------
-# baselines
-
-
-def _resample(samples, orig_rate, target_rate):
-    from keras_sa.audio import resample
-
-    return resample(samples[np.newaxis], orig_rate, target_rate)[0]
-
-
-def _fit(samples, n):
-    samples = samples[:n]
-    return np.pad(samples, (0, n - samples.shape[0])).astype(np.float32)
-
-
-def _at_config_rate(separate, config):
-    """Run ``separate`` at ``config.sample_rate`` whatever the clip's rate.
-
-    Returns an estimator ``(mixture, references, sample_rate=None)``;
-    ``sample_rate=None`` means the clip is already at ``config.sample_rate``.
-    """
-
-    def estimator(mixture, references, sample_rate=None):
-        mixture = np.asarray(mixture, dtype=np.float32)
-        rate = config.sample_rate if sample_rate is None else int(sample_rate)
-        if rate == config.sample_rate:
-            return separate(mixture, references)
-        n = mixture.shape[0]
-        down = {k: _resample(np.asarray(v, np.float32), rate, config.sample_rate)
-                for k, v in references.items()}
-        estimates = separate(_resample(mixture, rate, config.sample_rate), down)
-        return {k: _fit(_resample(v, config.sample_rate, rate), n) for k, v in estimates.items()}
-
-    return estimator
-
-
-def ideal_ratio_mask(config=None):
-    """Oracle ideal ratio mask: an upper reference for masking separators.
-
-    The vocal mask ``|S_v| / (|S_v| + |S_a|)`` (from the references' STFT
-    magnitudes) and its complement multiply the complex mixture STFT, so the
-    estimates keep the mixture's phase, as a masking model's would.
-
-    Args:
-        config: the :class:`SignalConfig` (rate, n_fft, hop) to mask in;
-            defaults to ``SignalConfig()``.
-
-    Returns:
-        An estimator (see the module docstring) that uses the references.
-    """
-    config = config or SignalConfig()
-
-    def separate(mixture, references):
-        n = mixture.shape[0]
-        spec = stft(mixture, config)
-        voc = np.abs(stft(references["vocals"], config))
-        acc = np.abs(stft(references["accompaniment"], config))
-        total = voc + acc
-        # Where both references are silent the mixture bin is zero too, so
-        # the mask value there does not matter; 0.5 just avoids 0 / 0.
-        mask = np.divide(voc, total, out=np.full_like(voc, 0.5), where=total > 0)
-        return {
-            "vocals": istft(mask * spec, config, n),
-            "accompaniment": istft((1.0 - mask) * spec, config, n),
-        }
-
-    return _at_config_rate(separate, config)
-
-
-def repet_sim(config=None, width_seconds=2.0, margin_i=2.0, margin_v=10.0, power=2.0):
-    """REPET-SIM, as in librosa's vocal separation example: a blind floor.
-
-    The repeating background of each frame is the median of its most similar
-    (cosine) frames at least ``width_seconds`` away; soft masks with margins
-    split the mixture into foreground (vocals) and background
-    (accompaniment).
-
-    Args:
-        config: the :class:`SignalConfig` to work in; defaults to
-            ``SignalConfig()``.
-        width_seconds: minimum time between a frame and its neighbours. On
-            clips too short for it, librosa's limit (under half the frames)
-            is used instead.
-        margin_i, margin_v: background and foreground mask margins.
-        power: soft mask exponent.
-
-    Returns:
-        An estimator (see the module docstring); it ignores the references.
-    """
-    config = config or SignalConfig()
-
-    def separate(mixture, references):
-        import librosa
-
-        n = mixture.shape[0]
-        spec = stft(mixture, config).T  # librosa wants (bins, frames)
-        full = np.abs(spec)
-        frames = full.shape[1]
-        width = int(librosa.time_to_frames(width_seconds, sr=config.sample_rate,
-                                           hop_length=config.hop_length))
-        width = min(width, (frames - 1) // 2 - 1)
-        if width >= 1:
-            background = librosa.decompose.nn_filter(
-                full, aggregate=np.median, metric="cosine", width=width
-            )
-            background = np.minimum(full, background)
-        else:  # a handful of frames: nothing can repeat, call it all background
-            background = full
-        mask_i = librosa.util.softmask(background, margin_i * (full - background), power=power)
-        mask_v = librosa.util.softmask(full - background, margin_v * background, power=power)
-        return {
-            "vocals": istft((mask_v * spec).T, config, n),
-            "accompaniment": istft((mask_i * spec).T, config, n),
-        }
-
-    return _at_config_rate(separate, config)
-
-
-def mixture_baseline():
-    """The mixture as the estimate of every source: NSDR 0 by definition.
-
-    Returns:
-        An estimator (see the module docstring).
-    """
-
-    def estimator(mixture, references, sample_rate=None):
-        mixture = np.asarray(mixture, dtype=np.float32)
-        return {"vocals": mixture.copy(), "accompaniment": mixture.copy()}
-
-    return estimator
-
-
-# ----------------------------------------------------------------------------
 # MUSDB18 / SiSEC
 
 
@@ -679,59 +488,3 @@ def summarize_museval(records):
     summary["skipped"] = statuses.count("skipped")
     summary["failed"] = statuses.count("failed")
     return summary
-
-
-# ----------------------------------------------------------------------------
-# datasets
-
-
-class TrackClips:
-    """MIR-1K-protocol clips of tracks, decoded lazily at ``sample_rate``.
-
-    The mixture is ``(vocals + accompaniment) / 2``, the mono down-mix of the
-    original stereo MIR-1K files.
-    """
-
-    def __init__(self, tracks, sample_rate):
-        self.tracks = list(tracks)
-        self.sample_rate = sample_rate
-
-    def __len__(self):
-        return len(self.tracks)
-
-    def __iter__(self):
-        for track in self.tracks:
-            sources = Sources(track.name, **track.load(self.sample_rate))
-            # The references are the halves that make up the MIR-1K mixture.
-            references = {"vocals": sources.vocals / 2, "accompaniment": sources.accompaniment / 2}
-            yield Clip(track.name, sources.mixture, references, self.sample_rate)
-
-
-class MusdbClips:
-    """MUSDB18-protocol clips of tracks: stereo, decoded lazily.
-
-    Each track's sources are loaded with their channels kept
-    (``track.load(rate, mono=False)``), at ``sample_rate`` or, when that is
-    ``None``, at the track's own rate (``track.rate()``: 44.1 kHz for
-    MUSDB18). The mixture is ``vocals + accompaniment``: MUSDB18 mixtures
-    are the sum of the stems, unlike MIR-1K's half, and the references are
-    the sources themselves.
-    """
-
-    def __init__(self, tracks, sample_rate=None):
-        self.tracks = list(tracks)
-        self.sample_rate = sample_rate
-
-    def __len__(self):
-        return len(self.tracks)
-
-    def __iter__(self):
-        for track in self.tracks:
-            rate = self.sample_rate
-            if rate is None:
-                if track.rate is None:
-                    raise ValueError(f"{track.name}: the track's own rate is unknown; give a rate")
-                rate = track.rate()
-            sources = track.load(rate, mono=False)
-            mixture = sources["vocals"] + sources["accompaniment"]
-            yield Clip(track.name, mixture, sources, rate)
