@@ -215,7 +215,12 @@ class OverlapAdd:
     def __init__(self, config, shape=()):
         self.config = config
         n_fft = config.n_fft
-        self._square = np.square(hann_window(n_fft)).astype(np.float32)
+        hop = config.hop_length
+        self._parts = -(-n_fft // hop)
+        self._pad = self._parts * hop - n_fft
+        # The squared window cut into the hop-long parts that push() adds.
+        square = np.square(hann_window(n_fft)).astype(np.float32)
+        self._square_parts = np.pad(square, (0, self._pad)).reshape(self._parts, hop)
         self._signal = np.zeros(tuple(shape) + (n_fft,), np.float32)
         self._weight = np.zeros(n_fft, np.float32)
         self._skip = n_fft // 2
@@ -234,8 +239,7 @@ class OverlapAdd:
         """Adds ``(*shape, frames, n_fft//2+1)`` spectra; returns the finished samples."""
         frames = frame_signals(spectra, self.config)
         hop, count = self.config.hop_length, frames.shape[-2]
-        n_fft = self.config.n_fft
-        parts = -(-n_fft // hop)
+        n_fft, parts, pad = self.config.n_fft, self._parts, self._pad
         # Frame i's k-th hop-long part lands on output segment i + k. Adding
         # the parts k = parts-1 ... 0 one slice at a time gives every sample
         # its frames in increasing order after the carried partial sums: the
@@ -246,15 +250,14 @@ class OverlapAdd:
         weight = np.zeros(length, np.float32)
         signal[..., :n_fft] = self._signal
         weight[:n_fft] = self._weight
-        pad = parts * hop - n_fft
-        frames = np.pad(frames, [(0, 0)] * (frames.ndim - 1) + [(0, pad)])
+        if pad:
+            frames = np.pad(frames, [(0, 0)] * (frames.ndim - 1) + [(0, pad)])
         frames = frames.reshape(frames.shape[:-1] + (parts, hop))
-        square = np.pad(self._square, (0, pad)).reshape(parts, hop)
         segments = signal.reshape(signal.shape[:-1] + (count + parts, hop))
         weights = weight.reshape(count + parts, hop)
         for part in reversed(range(parts)):
             segments[..., part : part + count, :] += frames[..., part, :]
-            weights[part : part + count] += square[part]
+            weights[part : part + count] += self._square_parts[part]
         self._signal = signal[..., count * hop : count * hop + n_fft].copy()
         self._weight = weight[count * hop : count * hop + n_fft].copy()
         return self._emit(signal[..., : count * hop], weight[: count * hop])
