@@ -785,13 +785,21 @@ def train_on_dataset(
     objective="l1",
     select="l1",
     select_every=1,
+    vocal_speed=0.0,
+    train_singers=None,
 ):
     """Train a model on a dataset folder: the path behind ``keras-sa train``.
 
     MIR-1K's protocol is applied when the track names are MIR-1K clips (and
     ``mir1k_protocol`` is set): only the training singers are used, and a
-    validation set of whole songs is held out from them. The run's settings
-    are written to ``out_dir/run.json``.
+    validation set of whole songs is held out from them. ``train_singers``
+    (a tuple of MIR-1K singer names) trains on those singers' clips instead
+    of the protocol's two, for cross-singer validation: train on one, score
+    the other (``keras-sa evaluate --singers``). The run's settings are
+    written to ``out_dir/run.json``.
+
+    ``vocal_speed`` is the range of the random vocal speed of remixed
+    examples (see :class:`keras_sa.data.patches.PatchSource`).
 
     ``initial_model`` (a ``.keras`` file written by
     :func:`keras_sa.models.save_model`) starts the run from that model's
@@ -825,11 +833,17 @@ def train_on_dataset(
             )
         initial_weights = initial.get_weights()
 
+    if vocal_speed < 0:
+        raise ValueError(f"vocal_speed must not be negative, got {vocal_speed}")
     tracks = data.discover(data_root, layout=layout)
-    if mir1k_protocol and all(t.name.count("_") >= 2 for t in tracks):
-        tracks, _ = data.mir1k_split(tracks)
+    mir1k = mir1k_protocol and all(t.name.count("_") >= 2 for t in tracks)
+    if train_singers and not mir1k:
+        raise data.DatasetError(f"{data_root}: singers can only be chosen among MIR-1K clips")
+    if mir1k:
+        singers = tuple(train_singers or data.MIR1K_TRAIN_SINGERS)
+        tracks, _ = data.mir1k_split(tracks, singers)
         if not tracks:
-            raise data.DatasetError(f"{data_root}: no clips of the MIR-1K training singers")
+            raise data.DatasetError(f"{data_root}: no clips of the MIR-1K singers {', '.join(singers)}")
     train_tracks, validation_tracks = data.validation_split(tracks, validation_fraction)
     rate = config.signal.sample_rate
     train_sources = data.load_sources(train_tracks, rate, progress=verbose > 0)
@@ -847,6 +861,8 @@ def train_on_dataset(
         "steps_per_epoch": steps_per_epoch,
         "learning_rate": learning_rate,
         "remix_probability": remix_probability,
+        "vocal_speed": vocal_speed,
+        "train_singers": list(singers) if mir1k else None,
         "seed": seed,
         "backend": keras.backend.backend(),
         "precision": precision,
@@ -878,6 +894,7 @@ def train_on_dataset(
             seed=seed,
             first_example=first_epoch * steps_per_epoch * batch_size,
             spectra=spectra,
+            vocal_speed=vocal_speed,
         )
         # Several replicas split every batch: a partial last one would leave some
         # replica an empty batch (see validation_dataset), so it is left out.
@@ -889,7 +906,10 @@ def train_on_dataset(
         from keras_sa.data.patches import PatchBatches, PatchSource
 
         train_data = PatchBatches(
-            PatchSource(train_sources, config.signal, remix_probability, seed=seed, spectra=spectra),
+            PatchSource(
+                train_sources, config.signal, remix_probability, seed=seed, spectra=spectra,
+                vocal_speed=vocal_speed,
+            ),
             batch_size,
             steps_per_epoch,
             first_epoch=first_epoch,

@@ -36,6 +36,14 @@ def non_negative_int(text):
     return value
 
 
+def singer_list(text):
+    """An argparse type: comma-separated MIR-1K singer names, as a tuple."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names) or not all(name.isidentifier() for name in names):
+        raise argparse.ArgumentTypeError(f"expected singer names like abjones,amy, got {text!r}")
+    return names
+
+
 def quiet_tensorflow(import_now=True):
     """Import TensorFlow now, its C++ start-up notices kept off the terminal.
 

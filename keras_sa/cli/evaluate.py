@@ -1,6 +1,6 @@
 """``keras-sa evaluate``: MIR-1K (GNSDR/GSIR/GSAR) or MUSDB18 (museval) scores of models and baselines."""
 
-from keras_sa.cli.common import CommandError, load_separator, positive_int, set_threads
+from keras_sa.cli.common import CommandError, load_separator, positive_int, set_threads, singer_list
 
 
 def register(commands):
@@ -23,6 +23,11 @@ def register(commands):
     evaluate.add_argument("--split", choices=["test", "validation", "all"],
                           help="mir1k protocol: MIR-1K test singers (default), the held-out "
                           "validation songs, or every clip")
+    evaluate.add_argument(
+        "--singers", type=singer_list, metavar="NAME[,NAME...]",
+        help="mir1k protocol: every clip of these singers instead of a split "
+        "(cross-singer validation of a model trained with train --singers)",
+    )
     evaluate.add_argument("--subset", default="test", choices=["train", "test"],
                           help="MUSDB18 subset, for musdb layouts (default: %(default)s)")
     evaluate.add_argument("--layout", default="auto",
@@ -61,14 +66,20 @@ def run(args):
     from keras_sa import data, evaluation
 
     musdb = args.protocol == "musdb"
-    if musdb and args.split:
-        raise CommandError("--split is for --protocol mir1k; with musdb use --subset")
+    if musdb and (args.split or args.singers):
+        raise CommandError("--split and --singers are for --protocol mir1k; with musdb use --subset")
+    if args.split and args.singers:
+        raise CommandError("give --split or --singers, not both")
+    singers = args.singers
     try:
         tracks = data.discover(args.data, layout=args.layout, subset=args.subset)
     except data.DatasetError as error:
         raise CommandError(str(error)) from None
-    split = args.split or ("all" if musdb else "test")
-    if split != "all":
+    split = args.split or ("all" if musdb or singers else "test")
+    if singers:
+        tracks = data.mir1k_split(tracks, singers)[0]
+        split = "singers " + ",".join(singers)
+    elif split != "all":
         train, test = data.mir1k_split(tracks)
         tracks = test if split == "test" else data.validation_split(train)[1]
     if args.every > 1:
@@ -76,7 +87,7 @@ def run(args):
     if args.limit:
         tracks = tracks[: args.limit]
     if not tracks:
-        raise CommandError(f"{args.data}: no clips in split {split!r}")
+        raise CommandError(f"{args.data}: no clips in {split if singers else f'split {split!r}'}")
 
     methods = []
     for name in args.model or []:

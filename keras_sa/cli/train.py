@@ -2,7 +2,7 @@
 
 import os
 
-from keras_sa.cli.common import CommandError, quiet_tensorflow, set_threads
+from keras_sa.cli.common import CommandError, quiet_tensorflow, set_threads, singer_list
 
 
 def register(commands):
@@ -18,6 +18,16 @@ def register(commands):
     train.add_argument("--batch-size", type=int, default=8)
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--remix", type=float, default=0.5, help="probability of a remixed example")
+    train.add_argument(
+        "--vocal-speed", type=float, default=0.0, metavar="S",
+        help="play the vocals of remixed examples at a random speed within 1/(1+S)..1+S "
+        "(pitch and formants move together; default: %(default)s, off)",
+    )
+    train.add_argument(
+        "--singers", type=singer_list, metavar="NAME[,NAME...]",
+        help="MIR-1K: train on these singers' clips instead of abjones and amy "
+        "(cross-singer validation; score the others with evaluate --singers)",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
     train.add_argument(
@@ -84,6 +94,8 @@ def run(args):
     quiet_tensorflow()
     if args.select_every < 1:
         raise CommandError(f"--select-every must be at least 1, got {args.select_every}")
+    if not 0 <= args.vocal_speed < 1:
+        raise CommandError(f"--vocal-speed must lie in [0, 1), got {args.vocal_speed}")
     if args.select == "gnsdr" and args.distribute == "multiworker":
         raise CommandError("--select gnsdr is not supported with --distribute multiworker")
     if args.distribute == "multiworker":
@@ -142,6 +154,8 @@ def run(args):
             objective=args.objective,
             select=args.select,
             select_every=args.select_every,
+            vocal_speed=args.vocal_speed,
+            train_singers=args.singers,
         )
     except (data.DatasetError, training.ResumeStateError, models.ModelFileError) as error:
         raise CommandError(str(error)) from None

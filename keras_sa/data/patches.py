@@ -23,8 +23,13 @@ then their imaginary parts.
 """
 
 import numpy as np
+import soxr
 
 from keras_sa.audio.signal import model_input, stft
+
+# Extra samples read on each side of a vocal segment that is resampled, so
+# that the resampler's edge transients fall outside the part that is kept.
+_SPEED_PAD = 512
 
 
 class PatchSource:
@@ -43,14 +48,23 @@ class PatchSource:
             ``(seed, i)`` alone, so any worker or process can make it.
         spectra: add the complex STFTs to every example (see the module
             docstring).
+        vocal_speed: in remixed examples, play the vocals at a random speed
+            between ``1 / (1 + vocal_speed)`` and ``1 + vocal_speed`` times
+            their own (log-uniform), which moves their pitch and formants
+            together, as a different singer's voice would (at 0.12, up to
+            about 2 semitones either way). 0 leaves them as they are.
     """
 
-    def __init__(self, sources, config, remix_probability=0.5, gain_db=6.0, seed=0, spectra=False):
+    def __init__(self, sources, config, remix_probability=0.5, gain_db=6.0, seed=0, spectra=False,
+                 vocal_speed=0.0):
+        if vocal_speed < 0:
+            raise ValueError(f"vocal_speed must not be negative, got {vocal_speed}")
         self.config = config
         self.spectra = spectra
         self.remix_probability = remix_probability
         self.gain_db = gain_db
         self.seed = seed
+        self.vocal_speed = vocal_speed
         # Samples whose uncentred STFT has exactly patch_frames frames: the
         # frames of a song's own STFT, with no padding at the patch edges.
         self.segment = (config.patch_frames - 1) * config.hop_length + config.n_fft
@@ -79,10 +93,19 @@ class PatchSource:
             return one, one, one, one, (c.patch_frames, c.n_bins, 3 * len(c.sources))
         return one, one, (c.patch_frames, c.n_bins, len(c.sources))
 
-    def example(self, vocal_start, accompaniment_start, vocal_gain=1.0, accompaniment_gain=1.0):
-        """The example whose sources start at these positions of the bank."""
+    def example(self, vocal_start, accompaniment_start, vocal_gain=1.0, accompaniment_gain=1.0,
+                vocal_speed=1.0):
+        """The example whose sources start at these positions of the bank.
+
+        ``vocal_speed`` other than 1 reads ``segment * vocal_speed`` vocal
+        samples from ``vocal_start`` on and resamples them to one segment.
+        """
         c = self.config
-        vocals = self.vocals[vocal_start : vocal_start + self.segment] * vocal_gain
+        if vocal_speed == 1.0:
+            vocals = self.vocals[vocal_start : vocal_start + self.segment]
+        else:
+            vocals = self._sped_up_vocals(vocal_start, vocal_speed)
+        vocals = vocals * vocal_gain
         accompaniment = self.accompaniment[accompaniment_start : accompaniment_start + self.segment]
         accompaniment = accompaniment * accompaniment_gain
         signals = np.stack([vocals + accompaniment, vocals, accompaniment])
@@ -97,6 +120,22 @@ class PatchSource:
             targets = np.concatenate([targets, sources.real, sources.imag], axis=-1)
         return tuple(part.astype(np.float32) for part in example + [targets])
 
+    def _sped_up_vocals(self, start, speed):
+        length = int(np.ceil(self.segment * speed))
+        pad = int(np.ceil(_SPEED_PAD * speed))
+        # The bank holds every track back to back: the padding may read a
+        # neighbour's samples, which only the discarded edges ever see.
+        first = max(start - pad, 0)
+        read = self.vocals[first : start + length + pad]
+        # soxr keeps the output aligned with the input: input sample k lands
+        # at output position k / speed.
+        out = soxr.resample(read, speed, 1.0, quality="HQ")
+        skip = int(round((start - first) / speed))
+        vocals = out[skip : skip + self.segment]
+        if len(vocals) < self.segment:  # the end of the bank
+            vocals = np.pad(vocals, (0, self.segment - len(vocals)))
+        return vocals
+
     def random_example(self, index):
         """Random example number ``index`` of the endless training stream."""
         rng = np.random.default_rng([self.seed, int(index)])
@@ -104,7 +143,15 @@ class PatchSource:
         vocal_track = rng.integers(count)
         remix = rng.random() < self.remix_probability
         accompaniment_track = rng.integers(count) if remix else vocal_track
-        offset = rng.integers(self.lengths[vocal_track] - self.segment + 1)
+        speed = 1.0
+        if remix and self.vocal_speed:
+            # Drawn only when asked for: with vocal_speed=0 the stream of
+            # examples is the one it was before the option existed.
+            speed = float(np.exp(rng.uniform(-1.0, 1.0) * np.log1p(self.vocal_speed)))
+            if int(np.ceil(self.segment * speed)) > self.lengths[vocal_track]:
+                speed = 1.0  # a clip too short to be read faster
+        vocal_length = int(np.ceil(self.segment * speed))
+        offset = rng.integers(self.lengths[vocal_track] - vocal_length + 1)
         vocal_start = self.starts[vocal_track] + offset
         if remix:
             offset = rng.integers(self.lengths[accompaniment_track] - self.segment + 1)
@@ -112,7 +159,7 @@ class PatchSource:
         else:
             gains = (1.0, 1.0)
         accompaniment_start = self.starts[accompaniment_track] + offset
-        return self.example(vocal_start, accompaniment_start, *gains)
+        return self.example(vocal_start, accompaniment_start, *gains, vocal_speed=speed)
 
     def validation_starts(self):
         """Starts of every non-overlapping patch of every track, in order."""

@@ -51,6 +51,7 @@ def training_dataset(
     seed=0,
     first_example=0,
     spectra=False,
+    vocal_speed=0.0,
 ):
     """An endless, batched dataset of random training patches.
 
@@ -59,7 +60,7 @@ def training_dataset(
             ``config.sample_rate``).
         config: the :class:`keras_sa.audio.SignalConfig`.
         batch_size: examples per batch.
-        remix_probability, gain_db, seed: see
+        remix_probability, gain_db, seed, vocal_speed: see
             :class:`keras_sa.data.patches.PatchSource`; the same seed gives
             the same stream of examples.
         first_example: index in that stream of the first example; a resumed
@@ -72,7 +73,9 @@ def training_dataset(
         (``((features, mixture, mixture_real, mixture_imag), targets)`` with
         ``spectra``).
     """
-    source = PatchSource(sources, config, remix_probability, gain_db, seed, spectra=spectra)
+    source = PatchSource(
+        sources, config, remix_probability, gain_db, seed, spectra=spectra, vocal_speed=vocal_speed
+    )
     dataset = _mapped(source, tf.data.Dataset.counter(start=first_example), source.random_example)
     options = _shard_by_data(tf.data.Options())
     options.deterministic = True
