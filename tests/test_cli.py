@@ -47,6 +47,25 @@ def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, small_mo
     assert irm["vocals_gnsdr"] > 5
 
 
+def test_evaluate_scores_the_clips_of_the_singers_asked_for(tmp_path, mir1k_root, capsys):
+    import csv
+
+    out = tmp_path / "results"
+    code = cli.main(["evaluate", str(mir1k_root), "-o", str(out), "--baseline", "irm",
+                     "--singers", "abjones,tammy", "--every", "8"])
+    assert code == 0
+    with open(out / "irm_clips.csv", newline="") as file:
+        names = [row["name"] for row in csv.DictReader(file)]
+    assert names and {name.split("_")[0] for name in names} == {"abjones", "tammy"}
+    # abjones is a training singer: --split could never have given these clips together.
+    assert cli.main(["evaluate", str(mir1k_root), "-o", str(out), "--baseline", "irm",
+                     "--singers", "abjones", "--split", "test"]) == 1
+    assert capsys.readouterr().err.strip().endswith("give --split or --singers, not both")
+    assert cli.main(["evaluate", str(mir1k_root), "-o", str(out), "--baseline", "irm",
+                     "--singers", "nobody"]) == 1
+    assert "no clips in singers nobody" in capsys.readouterr().err
+
+
 def test_evaluate_bad_dataset_is_one_line(tmp_path, capsys):
     assert cli.main(["evaluate", str(tmp_path / "missing"), "-o", str(tmp_path), "--baseline", "irm"]) == 1
     assert "dataset folder not found" in capsys.readouterr().err

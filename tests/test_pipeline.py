@@ -125,6 +125,44 @@ def test_remix_changes_the_mixtures(sources):
     assert not np.allclose(own[1], remixed[1])
 
 
+def test_vocal_speed_plays_the_vocals_faster_or_slower():
+    from keras_sa.data.patches import PatchSource
+
+    rate = CONFIG.sample_rate
+    t = np.arange(6 * rate) / rate
+    vocals = np.sin(2 * np.pi * 200 * t).astype(np.float32)
+    tracks = [data.Sources(f"t{k}", vocals, 0.1 * vocals) for k in range(2)]
+    source = PatchSource(tracks, CONFIG, remix_probability=1, vocal_speed=0.12)
+    start = rate
+    for speed in (1 / 1.12, 1.07, 1.12):
+        played = source._sped_up_vocals(start, speed)
+        assert played.shape == (SEGMENT,)
+        # The tone at speed x its frequency, in phase with where it started.
+        expected = np.sin(2 * np.pi * 200 * (start + speed * np.arange(SEGMENT)) / rate)
+        np.testing.assert_allclose(played, expected, atol=0.05)
+
+
+def test_vocal_speed_leaves_the_stream_alone_when_off_and_stays_in_its_range(sources):
+    from keras_sa.data.patches import PatchSource
+
+    plain = PatchSource(sources, CONFIG, seed=4)
+    off = PatchSource(sources, CONFIG, seed=4, vocal_speed=0.0)
+    on = PatchSource(sources, CONFIG, seed=4, vocal_speed=0.12)
+    speeds = []
+    original = on._sped_up_vocals
+    on._sped_up_vocals = lambda start, speed: speeds.append(speed) or original(start, speed)
+    changed = 0
+    for index in range(24):
+        for x, y in zip(plain.random_example(index), off.random_example(index)):
+            np.testing.assert_array_equal(x, y)
+        changed += not np.array_equal(plain.random_example(index)[-1], on.random_example(index)[-1])
+    # About half the examples are remixed (remix_probability 0.5), and only those change speed.
+    assert 0 < len(speeds) < 24 and changed == len(speeds)
+    assert all(1 / 1.12 <= s <= 1.12 and s != 1 for s in speeds)
+    with pytest.raises(ValueError, match="must not be negative"):
+        PatchSource(sources, CONFIG, vocal_speed=-0.1)
+
+
 def test_validation_covers_every_patch_once(sources):
     dataset = pipeline.validation_dataset(sources, CONFIG, BATCH)
     first = [(f.numpy(), m.numpy(), t.numpy()) for (f, m), t in dataset]

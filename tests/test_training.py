@@ -647,14 +647,22 @@ def test_cli_train_passes_the_options_and_checks_them(tmp_path, dataset_root, ca
     base = ["train", str(dataset_root), "-o", str(run)]
     assert cli.main([*base, "--select", "gnsdr", "--select-every", "0"]) == 1
     assert capsys.readouterr().err.strip().endswith("--select-every must be at least 1, got 0")
+    assert cli.main([*base, "--vocal-speed", "1.5"]) == 1
+    assert capsys.readouterr().err.strip().endswith("--vocal-speed must lie in [0, 1), got 1.5")
+    assert cli.main([*base, "--singers", "nobody"]) == 1
+    assert "no clips of the MIR-1K singers nobody" in capsys.readouterr().err
+    assert not run.exists()
     config = tmp_path / "tiny.json"
     config.write_text(FIT_CONFIG.to_json())
-    options = ["--precision", "mixed_bfloat16", "--objective", "l1+sdr", "--select", "gnsdr", "--select-every", "2"]
+    options = ["--precision", "mixed_bfloat16", "--objective", "l1+sdr", "--select", "gnsdr", "--select-every", "2",
+               "--vocal-speed", "0.1", "--singers", "abjones"]
     assert cli.main([*base, "--config", str(config), "--steps", "2", "--steps-per-epoch", "1", "--batch-size", "4",
                      *options]) == 0
     recorded = json.loads((run / "run.json").read_text())
     assert (recorded["precision"], recorded["objective"], recorded["select"], recorded["select_every"]) == (
         "mixed_bfloat16", "l1+sdr", "gnsdr", 2)
+    assert (recorded["vocal_speed"], recorded["train_singers"]) == (0.1, ["abjones"])
+    assert {name.split("_")[0] for name in recorded["train_tracks"] + recorded["validation_tracks"]} == {"abjones"}
     history = read_history(run)
     assert np.isnan(float(history[0]["val_gnsdr_vocals"])) and np.isfinite(float(history[1]["val_gnsdr_vocals"]))
     assert json.loads((run / "best.json").read_text())["monitor"] == "val_gnsdr_vocals"
