@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -92,6 +93,25 @@ def test_xnnpack_runs_the_float_attention(converted):
     for quantization in ("int8_float_attention", "dynamic"):
         attention = [op for op in converted[quantization][1]["operators"] if op["op"] in tflite.FLOAT_OPERATORS]
         assert attention and all(op["kernel"] == "xnnpack" for op in attention), quantization
+
+
+@pytest.mark.parametrize("quantization", ("float32", "float16", "dynamic"))
+def test_xnnpack_runs_every_operator_of_the_float_models(converted, quantization):
+    # The up-sampling is concatenation and DEPTH_TO_SPACE, not TILE (which XNNPACK lacks).
+    listed = converted[quantization][1]["operators"]
+    names = {op["op"] for op in listed}
+    assert "DEPTH_TO_SPACE" in names and "TILE" not in names
+    assert all(op["kernel"] == "xnnpack" for op in listed if op["op"] != "DEQUANTIZE"), quantization
+
+
+def test_inference_model_upsamples_as_keras_does(small):
+    model, config = small
+    converted = tflite.inference_model(model)
+    features = np.random.default_rng(5).random((2, config.signal.patch_frames, config.signal.n_bins, 1))
+    final = keras.Model(model.inputs[0], model.outputs[-1])
+    np.testing.assert_array_equal(np.asarray(converted(features)), np.asarray(final(features)))
+    assert not any(isinstance(layer, keras.layers.UpSampling2D) for layer in converted.layers)
+    assert any(isinstance(layer, keras.layers.UpSampling2D) for layer in model.layers)  # left as it was
 
 
 def test_committed_int8_attention_runs_in_builtin_kernels_and_the_float_attention_in_xnnpack():
