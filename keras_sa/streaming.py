@@ -55,8 +55,9 @@ per rate pair by :func:`resampler_lag`). The sum, in input samples, is the
 latency: after ``k`` samples have been fed, at least ``k - latency`` have
 been returned. For the bundled models (``W`` 48, ``P`` 64, ``M`` 12, ``A``
 4, ``N`` 1024, ``H`` 256, 16 kHz) that is 14079 samples, 0.880 s, for 16 kHz
-input; the resamplers add 0.073 s at 48 kHz, 0.098 s at 44.1 and 22.05 kHz
-and 0.232 s at 8 kHz (``benchmarks/streaming.py`` prints the table).
+input; the resamplers add 0.073 s at 48 kHz, 0.098 s at 44.1 and 22.05 kHz,
+0.167 s at 96 kHz and 0.232 s at 8 kHz (``benchmarks/streaming.py`` prints
+the table for eleven rates).
 """
 
 import functools
