@@ -123,8 +123,9 @@ class PatchSource:
     def _sped_up_vocals(self, start, speed):
         length = int(np.ceil(self.segment * speed))
         pad = int(np.ceil(_SPEED_PAD * speed))
-        # The bank holds every track back to back: the padding may read a
-        # neighbour's samples, which only the discarded edges ever see.
+        # The bank holds every track back to back, so at a track's ends the
+        # padding reads a neighbour's samples: they reach the kept part only
+        # through the tails of the resampling filter, far below the signal.
         first = max(start - pad, 0)
         read = self.vocals[first : start + length + pad]
         # soxr keeps the output aligned with the input: input sample k lands
