@@ -32,6 +32,10 @@ Run (each under 10 minutes on a 2-core CPU; the README's table is these three):
 Where one command's time goes (start-up, decoding, model, writing, the
 streaming core; see :func:`breakdown_worker`):
     .venv/bin/python benchmarks/cli.py --breakdown default
+
+An earlier conversion beside the default (``git show REV:PATH > FILE`` for the
+model and its ``.json`` contract), as configuration ``file``:
+    .venv/bin/python benchmarks/cli.py --configs default file --model-file FILE --inputs song --baseline file
 """
 
 import argparse
@@ -51,6 +55,7 @@ CONFIGS = {
     "default": [],
     "int8": ["--model", "sa_shn_mobile_int8"],
     "keras": ["--backend", "keras"],
+    "file": None,  # --model-file FILE: another model, an earlier conversion say
 }
 BATCH = 10
 
@@ -226,11 +231,17 @@ def main():
     parser.add_argument("--baseline", default="keras", choices=list(CONFIGS),
                         help="the configuration the ratios are against (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-file", metavar="FILE",
+                        help="the model of configuration 'file' (a .tflite file with its contract, or .keras)")
     parser.add_argument("--breakdown", choices=list(CONFIGS),
                         help="instead: where the time of one command goes, stage by stage, on the song")
     parser.add_argument("--steady-worker", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--make-inputs", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.model_file:
+        CONFIGS["file"] = ["--model", str(Path(args.model_file).resolve())]
+    elif "file" in [*args.configs, args.baseline, args.breakdown]:
+        parser.error("configuration 'file' needs --model-file")
     if args.make_inputs:
         make_inputs_worker(args.make_inputs[1:], Path(args.make_inputs[0]))
         return
