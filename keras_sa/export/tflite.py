@@ -52,9 +52,9 @@ def inference_model(model):
     kernel, so each of the 16 up-samplings ran in TFLite's built-in kernel
     and cut the delegated graph into pieces. Here each becomes ``s * s``
     copies concatenated along the channels and one DEPTH_TO_SPACE: the same
-    values, bit for bit, with operators that XNNPACK runs (the
-    dynamic-range model's window went from 16.1 to 15.2 ms on one thread).
-    The model passed in is not changed.
+    values, bit for bit, with operators that XNNPACK runs (9 % off a
+    dynamic-range window on one thread, ``tflite/PROFILE.md``). The model
+    passed in is not changed.
     """
     import keras
     import tensorflow as tf
