@@ -298,6 +298,11 @@ def test_evaluate_musdb_errors_are_one_line(tmp_path, small_model_file, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert err == ["keras-sa: error: --split is for --protocol mir1k; with musdb use --subset"]
+    code = cli.main(["evaluate", str(tmp_path), "-o", str(tmp_path / "out"), "--protocol", "musdb",
+                     "--singers", "amy", "--baseline", "irm"])
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "keras-sa: error: --singers is for --protocol mir1k; with musdb use --subset"]
 
 
 # ---------------------------------------------------------------------------

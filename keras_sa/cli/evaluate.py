@@ -67,7 +67,8 @@ def run(args):
 
     musdb = args.protocol == "musdb"
     if musdb and (args.split or args.singers):
-        raise CommandError("--split and --singers are for --protocol mir1k; with musdb use --subset")
+        option = "--split" if args.split else "--singers"
+        raise CommandError(f"{option} is for --protocol mir1k; with musdb use --subset")
     if args.split and args.singers:
         raise CommandError("give --split or --singers, not both")
     singers = args.singers
