@@ -71,24 +71,25 @@ def run(args):
         raise CommandError(f"{option} is for --protocol mir1k; with musdb use --subset")
     if args.split and args.singers:
         raise CommandError("give --split or --singers, not both")
-    singers = args.singers
     try:
         tracks = data.discover(args.data, layout=args.layout, subset=args.subset)
     except data.DatasetError as error:
         raise CommandError(str(error)) from None
-    split = args.split or ("all" if musdb or singers else "test")
-    if singers:
-        tracks = data.mir1k_split(tracks, singers)[0]
-        split = "singers " + ",".join(singers)
-    elif split != "all":
-        train, test = data.mir1k_split(tracks)
-        tracks = test if split == "test" else data.validation_split(train)[1]
+    if args.singers:
+        tracks = data.mir1k_split(tracks, args.singers)[0]
+        chosen = "singers " + ",".join(args.singers)
+    else:
+        split = args.split or ("all" if musdb else "test")
+        if split != "all":
+            train, test = data.mir1k_split(tracks)
+            tracks = test if split == "test" else data.validation_split(train)[1]
+        chosen = f"split {split!r}"
     if args.every > 1:
         tracks = tracks[:: args.every]
     if args.limit:
         tracks = tracks[: args.limit]
     if not tracks:
-        raise CommandError(f"{args.data}: no clips in {split if singers else f'split {split!r}'}")
+        raise CommandError(f"{args.data}: no clips in {chosen}")
 
     methods = []
     for name in args.model or []:
