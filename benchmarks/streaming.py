@@ -3,7 +3,7 @@
 Three measurements, each worker in a fresh process:
 
 - *speed*: the 133 s song from ../shared/data/songs (stereo, 44.1 kHz),
-  decoded into memory, streamed through ``Separator.stream(44100, 2)`` in
+  decoded into memory (resampled to each of ``--rates``), streamed through ``Separator.stream(rate, 2)`` in
   chunks of ``--chunk`` samples (the Python API, one window per predictor
   call as a live stream runs it), ``--repeats`` times after a warm-up on
   another stream: the median wall time and the speed in seconds of audio per
@@ -27,7 +27,7 @@ Three measurements, each worker in a fresh process:
 
 Run:
     .venv/bin/python benchmarks/streaming.py [--repeats 3] [--chunk 4096] [--minutes 10 60]
-        [--skip speed latency memory cli]
+        [--rates 44100 8000] [--skip speed latency memory cli]
 """
 
 import argparse
@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SONG = ROOT.parent / "shared" / "data" / "songs" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
 PRETRAINED = ROOT / "keras_sa" / "pretrained"
-RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
+RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
 
 
 def _separator(backend, model):
@@ -82,12 +82,12 @@ class _Timed:
         return masks
 
 
-def speed_worker(backend, model, repeats, chunk):
+def speed_worker(backend, model, repeats, chunk, rate):
     from keras_sa.audio import load_audio
 
     separator = _separator(backend, model)
     separator.predictor = timed = _Timed(separator.predictor)
-    samples, rate = load_audio(SONG)
+    samples, _ = load_audio(SONG, sample_rate=rate)
     _stream(separator, samples[:, : rate * 10], rate, chunk)  # warm-up: tracing, first allocations
     times, model_shares = [], []
     for _ in range(repeats):
@@ -217,13 +217,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=4096, help="input samples per process() call")
     parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
+    parser.add_argument(
+        "--rates", type=int, nargs="+", default=[44100],
+        help="input rates of the speed runs (the song is resampled to each before it is streamed)",
+    )
     parser.add_argument("--skip", nargs="*", default=[], choices=["speed", "latency", "memory", "cli"])
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, backend, model, *rest = args.worker
         if kind == "speed":
-            speed_worker(backend, model, int(rest[0]), int(rest[1]))
+            speed_worker(backend, model, int(rest[0]), int(rest[1]), int(rest[2]))
         else:
             memory_worker(backend, model, [float(m) for m in rest[1:]], int(rest[0]))
         return
@@ -234,17 +238,18 @@ def main():
         ("tflite int8", "tflite", PRETRAINED / "sa_shn_mobile_int8.tflite"),
     ]
     if "speed" not in args.skip:
-        print(f"speed: {SONG.name} (133 s, stereo 44.1 kHz) streamed in chunks of {args.chunk} samples, "
-              f"one thread, median of {args.repeats} after a warm-up")
-        print(f"{'model':<18}{'time':>9}{'x real time':>13}{'vs keras':>10}{'in the model':>14}")
-        keras_speed = None
-        for label, backend, path in candidates:
-            result = _run("speed", backend, path, args.repeats, args.chunk)
-            median = statistics.median(result["times"])
-            speed = result["seconds"] / median
-            keras_speed = keras_speed or speed
-            share = statistics.median(result["model_shares"])
-            print(f"{label:<18}{median:>8.2f}s{speed:>13.1f}{speed / keras_speed:>10.2f}{share:>13.0%}")
+        print(f"speed: {SONG.name} (133 s, stereo, resampled from 44.1 kHz to each rate) streamed in chunks "
+              f"of {args.chunk} samples, one thread, median of {args.repeats} after a warm-up")
+        print(f"{'model':<18}{'rate':>7}{'time':>9}{'x real time':>13}{'vs keras':>10}{'in the model':>14}")
+        for rate in args.rates:
+            keras_speed = None
+            for label, backend, path in candidates:
+                result = _run("speed", backend, path, args.repeats, args.chunk, rate)
+                median = statistics.median(result["times"])
+                speed = result["seconds"] / median
+                keras_speed = keras_speed or speed
+                share = statistics.median(result["model_shares"])
+                print(f"{label:<18}{rate:>7}{median:>8.2f}s{speed:>13.1f}{speed / keras_speed:>10.2f}{share:>13.0%}")
     if "latency" not in args.skip:
         latencies()
     if "memory" not in args.skip:

@@ -13,10 +13,11 @@ hop ``H``, ``patch_frames`` ``P``, ``window_hop`` ``W``, ``window_margin``
 
 1. **Input delay line.** Each chunk is kept until its stems leave, so that
    ``accompaniment = input - vocals`` exactly, sample for sample.
-2. **Resampling to the model rate** (skipped when ``r == R``): a
-   ``soxr.ResampleStream(r, R, 1, "float32", "HQ")`` per channel. Its output does not
-   depend on how its input is cut and equals ``soxr.resample`` of the whole
-   signal, aligned with it (no leading delay to remove).
+2. **Resampling to the model rate** (skipped when ``r == R``): one
+   :func:`keras_sa.audio.resample_stream.open_resampler` stream per channel
+   (soxr 'HQ', or libsamplerate where soxr would hold back too much). Its
+   output does not depend on how its input is cut and is aligned with it
+   (no leading delay to remove).
 3. **Centred STFT** per channel (:class:`keras_sa.audio.signal.StreamingSTFT`):
    ``N / 2`` zeros are known in front from the start; frame ``f`` covers
    model-rate samples ``[f H - N/2, f H + N/2)`` and is computed as soon as
@@ -39,9 +40,9 @@ hop ``H``, ``patch_frames`` ``P``, ``window_hop`` ``W``, ``window_margin``
    frame, into an accumulator together with the squared window; after frame
    ``f`` the samples before ``(f + 1) H - N/2`` are final and leave, divided
    by their summed squared window. At the end the rest leaves, cut to ``L``.
-7. **Resampling back** (skipped when ``r == R``): a
-   ``soxr.ResampleStream(R, r, 1, "float32", "HQ")`` per channel; at the end the vocals
-   are cut, or padded with zeros, to the input's length.
+7. **Resampling back** (skipped when ``r == R``): the same kind of
+   stream from ``R`` to ``r`` per channel; at the end the vocals are cut,
+   or padded with zeros, to the input's length.
 8. **Stems out.** The vocals that left step 7, and the same number of
    input samples from the delay line minus them: the accompaniment.
 
@@ -49,65 +50,30 @@ Latency (``StreamingSeparator.latency``, input samples): at the model rate
 a window is ready at most ``(batch_windows W + A - 1) H + N - 1`` samples
 after the first sample whose stems it finishes (the frame span's ``N / 2``
 look-ahead, the window's ``W + A - 1`` frames beyond its first kept frame,
-and the overlap-add's ``N / 2``). Each soxr stream holds back at most a
+and the overlap-add's ``N / 2``). Each resampler holds back at most a
 fixed number of samples (its filter and its processing block; measured once
 per rate pair by :func:`resampler_lag`). The sum, in input samples, is the
 latency: after ``k`` samples have been fed, at least ``k - latency`` have
 been returned. For the bundled models (``W`` 48, ``P`` 64, ``M`` 12, ``A``
 4, ``N`` 1024, ``H`` 256, 16 kHz) that is 14079 samples, 0.880 s, for 16 kHz
-input; the resamplers add 0.073 s at 48 kHz, 0.098 s at 44.1 and 22.05 kHz,
-0.167 s at 96 kHz and 0.232 s at 8 kHz (``benchmarks/streaming.py`` prints
-the table for eleven rates).
+input; the resamplers add 0.012 s at 8 kHz, 0.073 s at 48 kHz, 0.098 s at
+44.1 and 22.05 kHz and 0.112 s at 96 kHz (``benchmarks/streaming.py`` prints
+the table for thirteen rates).
 """
 
-import functools
 import math
 import numbers
 
 import numpy as np
 
+from keras_sa.audio.resample_stream import open_resampler, resampler_lag
 from keras_sa.audio.signal import OverlapAdd, StreamingSTFT
 
-_QUALITY = "HQ"  # as keras_sa.audio.io.resample
+__all__ = ["StreamingSeparator", "resampler_lag", "vocal_shares"]
 
 # Chunks longer than this many input samples are processed in pieces of it,
 # so that the arrays between stages stay small whatever the caller sends.
 _PIECE = 1 << 16
-
-
-@functools.lru_cache(maxsize=None)
-def resampler_lag(in_rate, out_rate):
-    """Most input samples a soxr HQ stream holds back, whatever the chunk sizes.
-
-    soxr gives its output in blocks: fed one sample at a time, it emits
-    nothing until its next block is complete, so the lag peaks just before
-    each emission and repeats with each block. Between blocks the peak moves
-    by less than one output sample (the phase of the rate ratio), so the
-    highest peak of the first eight blocks plus one output sample bounds
-    every later one. Larger chunks let soxr process as far or further
-    (``tests/test_streaming.py`` checks the bound for several chunkings).
-
-    Args:
-        in_rate, out_rate: the stream's rates in Hz.
-
-    Returns:
-        The bound, in input samples (a float).
-    """
-    import soxr
-
-    stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", quality=_QUALITY)
-    one = np.zeros((1, 1), np.float32)
-    ratio = in_rate / out_rate
-    fed = emitted = blocks = 0
-    worst = 0.0
-    while blocks < 8:
-        fed += 1
-        count = len(stream.resample_chunk(one))
-        if count:
-            worst = max(worst, (fed - 1) - emitted * ratio)
-            emitted += count
-            blocks += 1
-    return worst + ratio
 
 
 def _positive_int(value, name):
@@ -205,19 +171,11 @@ class StreamingSeparator:
         if self.sample_rate == signal.sample_rate:
             self._to_model = self._from_model = None
         else:
-            import soxr
-
-            # One mono stream per channel: soxr filters channels independently,
-            # so the samples are those of one multi-channel stream, without
-            # transposing every chunk to soxr's interleaved layout and back.
-            self._to_model = [
-                soxr.ResampleStream(self.sample_rate, signal.sample_rate, 1, dtype="float32", quality=_QUALITY)
-                for _ in range(self.channels)
-            ]
-            self._from_model = [
-                soxr.ResampleStream(signal.sample_rate, self.sample_rate, 1, dtype="float32", quality=_QUALITY)
-                for _ in range(self.channels)
-            ]
+            # One mono stream per channel: the resamplers filter channels
+            # independently, so the samples are those of one multi-channel
+            # stream, without interleaving every chunk and back.
+            self._to_model = [open_resampler(self.sample_rate, signal.sample_rate) for _ in range(self.channels)]
+            self._from_model = [open_resampler(signal.sample_rate, self.sample_rate) for _ in range(self.channels)]
         self._stft = StreamingSTFT(signal, shape=(self.channels,))
         self._istft = OverlapAdd(signal, shape=(self.channels,))
         # Mixture magnitudes from the next window's first frame on (starting
@@ -319,7 +277,7 @@ class StreamingSeparator:
             vocals = vocals[:, :count]
             if vocals.shape[1] < count:
                 vocals = np.pad(vocals, ((0, 0), (0, count - vocals.shape[1])))
-        # soxr never runs ahead of its input, so before the end this cuts
+        # A resampler never runs ahead of its input, so before the end this cuts
         # nothing; it keeps the delay line's invariant explicit.
         vocals = vocals[:, : self._received - self._returned]
         self._returned += vocals.shape[1]

@@ -104,7 +104,7 @@ def test_keras_predictor(song):
         check_stems(samples, vocals, accompaniment, expected)
 
 
-@pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 48000])
+@pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 48000, 96000])
 @pytest.mark.parametrize("channels", [1, 2, 6])
 def test_rates_and_channels(separator, song, rate, channels):
     samples = at_rate(song, rate, 1.3, channels)
@@ -142,7 +142,10 @@ def test_latency_of_the_bundled_model(separator):
     assert separator.stream(44100, 2).latency_seconds > stream.latency_seconds
 
 
-@pytest.mark.parametrize("rate, sizes", [(16000, [1]), (44100, [7]), (8000, [1, 300]), (44100, [1000, 1, 4410])])
+@pytest.mark.parametrize(
+    "rate, sizes",
+    [(16000, [1]), (44100, [7]), (8000, [1, 300]), (11025, [1]), (44100, [1000, 1, 4410]), (96000, [7]), (192000, [1000, 3])],
+)
 def test_returned_samples_never_lag_more_than_the_latency(separator, song, rate, sizes):
     samples = at_rate(song, rate, 3.5, channels=1)
     stream = separator.stream(rate, 1)
@@ -153,6 +156,11 @@ def test_returned_samples_never_lag_more_than_the_latency(separator, song, rate,
         assert lag == stream.latency
     else:
         assert lag > 0.9 * stream.latency
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000])
+def test_latency_is_under_one_second_at_common_rates(separator, rate):
+    assert separator.stream(rate, 2).latency_seconds <= 1.0
 
 
 def _with_margin(separator, margin):
@@ -190,7 +198,7 @@ def test_latency_follows_the_window_margin(separator, song, margin):
     np.testing.assert_array_equal(shifted.masks(magnitude), kept.reshape(-1, *kept.shape[2:])[: len(magnitude)])
 
 
-@pytest.mark.parametrize("rate", [16000, 44100])
+@pytest.mark.parametrize("rate", [16000, 44100, 8000, 96000])
 def test_impulse_is_aligned_and_returned_within_the_latency(separator, rate):
     """An impulse's stems are centred on its position, and come out within ``latency`` samples."""
     length, position = 3 * rate, int(1.7 * rate)
