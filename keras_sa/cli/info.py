@@ -10,7 +10,7 @@ def register(commands):
 
 
 # The rest of the stack, read from the installed metadata: importing them is not needed.
-_STACK = ("ai-edge-litert", "tensorflow-serving-api", "jax", "soundfile", "soxr", "librosa",
+_STACK = ("ai-edge-litert", "tensorflow-serving-api", "jax", "soundfile", "soxr", "samplerate", "librosa",
           "mir_eval", "museval")
 
 
