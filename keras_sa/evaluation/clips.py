@@ -26,8 +26,18 @@ class Clip(NamedTuple):
     sample_rate: int
 
 
+class _LazyClips:
+    """Tracks to be decoded into clips one at a time, as they are iterated."""
 
-class TrackClips:
+    def __init__(self, tracks, sample_rate=None):
+        self.tracks = list(tracks)
+        self.sample_rate = sample_rate
+
+    def __len__(self):
+        return len(self.tracks)
+
+
+class TrackClips(_LazyClips):
     """MIR-1K-protocol clips of tracks, decoded lazily at ``sample_rate``.
 
     The mixture is ``(vocals + accompaniment) / 2``, the mono down-mix of the
@@ -35,11 +45,7 @@ class TrackClips:
     """
 
     def __init__(self, tracks, sample_rate):
-        self.tracks = list(tracks)
-        self.sample_rate = sample_rate
-
-    def __len__(self):
-        return len(self.tracks)
+        super().__init__(tracks, sample_rate)
 
     def __iter__(self):
         for track in self.tracks:
@@ -49,7 +55,7 @@ class TrackClips:
             yield Clip(track.name, sources.mixture, references, self.sample_rate)
 
 
-class MusdbClips:
+class MusdbClips(_LazyClips):
     """MUSDB18-protocol clips of tracks: stereo, decoded lazily.
 
     Each track's sources are loaded with their channels kept
@@ -59,13 +65,6 @@ class MusdbClips:
     are the sum of the stems, unlike MIR-1K's half, and the references are
     the sources themselves.
     """
-
-    def __init__(self, tracks, sample_rate=None):
-        self.tracks = list(tracks)
-        self.sample_rate = sample_rate
-
-    def __len__(self):
-        return len(self.tracks)
 
     def __iter__(self):
         for track in self.tracks:
