@@ -69,7 +69,7 @@ import numpy as np
 from keras_sa.audio.resample_stream import open_resampler, resampler_lag
 from keras_sa.audio.signal import OverlapAdd, StreamingSTFT
 
-__all__ = ["StreamingSeparator", "resampler_lag", "vocal_shares"]
+__all__ = ["SHARE_EPS", "StreamingSeparator", "resampler_lag", "vocal_shares"]
 
 # Chunks longer than this many input samples are processed in pieces of it,
 # so that the arrays between stages stay small whatever the caller sends.
