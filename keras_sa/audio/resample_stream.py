@@ -18,7 +18,9 @@ Those would take the bundled models' streaming latency past 1 s, so
 
 Each resampler's output is the same however its input is cut into chunks,
 is time-aligned with its input (no leading delay to remove), and has
-``round(n * out_rate / in_rate)`` samples for ``n`` in.
+``round(n * out_rate / in_rate)`` samples for ``n`` in (a chain rounds at
+each stage, so it may differ by one sample; the separator cuts or pads its
+output to the input's length in any case).
 """
 
 import functools
@@ -29,7 +31,7 @@ import numpy as np
 QUALITY = "HQ"  # as keras_sa.audio.io.resample
 SINC_CONVERTER = "sinc_medium"
 SINC_BELOW = 16000  # Hz: a lower rate goes through libsamplerate
-HALVE_ABOVE = 48000  # Hz: a higher rate is halved by soxr first
+HALVE_ABOVE = 48000  # Hz: a higher rate may go through its exact halvings
 
 
 def open_resampler(in_rate, out_rate):
@@ -39,8 +41,6 @@ def open_resampler(in_rate, out_rate):
         An object with ``resample_chunk(samples, last=False)``, which takes
         1-D float32 samples and returns the output samples they finish
         (all of the rest when ``last``), as ``soxr.ResampleStream`` does.
-        The output is ``round(n * out_rate / in_rate)`` samples long for
-        ``n`` input samples.
     """
     if min(in_rate, out_rate) < SINC_BELOW:
         return _SincStream(in_rate, out_rate)
