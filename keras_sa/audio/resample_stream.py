@@ -46,7 +46,7 @@ def open_resampler(in_rate, out_rate):
         return _SincStream(in_rate, out_rate)
     rates = _soxr_path(in_rate, out_rate)
     stages = [_soxr_stream(a, b) for a, b in zip(rates, rates[1:])]
-    return stages[0] if len(stages) == 1 else _Chain(stages, rates)
+    return stages[0] if len(stages) == 1 else _Chain(stages)
 
 
 def _soxr_stream(in_rate, out_rate):
@@ -78,18 +78,22 @@ def _soxr_path(in_rate, out_rate):
         candidates = [path[::-1] for path in candidates]
 
     def seconds(path):
-        return sum(_stream_lag(_soxr_stream(a, b), a, b) / a for a, b in zip(path, path[1:]))
+        return sum(_soxr_lag(a, b) / a for a, b in zip(path, path[1:]))
 
     return tuple(min(candidates, key=seconds))
+
+
+@functools.lru_cache(maxsize=None)
+def _soxr_lag(in_rate, out_rate):
+    return _stream_lag(_soxr_stream(in_rate, out_rate), in_rate, out_rate)
 
 
 @functools.lru_cache(maxsize=None)
 def resampler_lag(in_rate, out_rate):
     """Most input samples :func:`open_resampler`'s stream holds back, whatever the chunk sizes.
 
-    A chain's lag is the sum of its stages' lags, each counted in the
-    chain's input samples; a single stream's is measured by
-    :func:`_stream_lag`.
+    A soxr chain's lag is the sum of its stages' lags (each measured by
+    :func:`_stream_lag`), counted in the chain's input samples.
 
     Args:
         in_rate, out_rate: the stream's rates in Hz.
@@ -97,10 +101,10 @@ def resampler_lag(in_rate, out_rate):
     Returns:
         The bound, in input samples (a float).
     """
-    stream = open_resampler(in_rate, out_rate)
-    if isinstance(stream, _Chain):
-        return sum(resampler_lag(a, b) * in_rate / a for a, b in zip(stream.rates, stream.rates[1:]))
-    return _stream_lag(stream, in_rate, out_rate)
+    if min(in_rate, out_rate) < SINC_BELOW:
+        return _stream_lag(_SincStream(in_rate, out_rate), in_rate, out_rate)
+    rates = _soxr_path(in_rate, out_rate)
+    return sum(_soxr_lag(a, b) * in_rate / a for a, b in zip(rates, rates[1:]))
 
 
 def _stream_lag(stream, in_rate, out_rate):
@@ -132,8 +136,8 @@ def _stream_lag(stream, in_rate, out_rate):
 class _Chain:
     """soxr stages one after the other."""
 
-    def __init__(self, stages, rates):
-        self.stages, self.rates = stages, rates
+    def __init__(self, stages):
+        self.stages = stages
 
     def resample_chunk(self, samples, last=False):
         for stage in self.stages:
