@@ -101,6 +101,13 @@ def _bss_score(references, estimates, mixture, rate, sources):
     return bss_eval(references, estimates, mixture, sources)
 
 
+def _set_status(record, status, note):
+    """Mark a clip's record as not scored, with why, and say so in the log."""
+    record["status"] = status
+    record["note"] = note
+    log.warning("%s %s: %s", record["name"], status, note)
+
+
 def evaluate_tracks(tracks, estimator, sample_rate=16000, progress=True, sources=SOURCES, jobs=1):
     """Run ``estimator`` on every clip and score it with :func:`bss_eval`.
 
@@ -166,9 +173,7 @@ def _evaluate(clips, estimator, score, metrics, stereo, sample_rate, progress, s
         try:
             record.update(scores())
         except (ValueError, np.linalg.LinAlgError) as error:
-            record["status"] = "failed"
-            record["note"] = str(error).split(".")[0]
-            log.warning("%s failed: %s", record["name"], error)
+            _set_status(record, "failed", str(error).split(".")[0])
             return
         if progress and "vocals" in sources:
             bar.set_postfix({f"vocals_{shown}": f"{record[f'vocals_{shown}']:.2f}"})
@@ -201,9 +206,7 @@ def _evaluate(clips, estimator, score, metrics, stereo, sample_rate, progress, s
 
             silent = [s for s in sources if not np.any(np.asarray(references[s]))]
             if silent:
-                record["status"] = "skipped"
-                record["note"] = f"silent reference: {', '.join(silent)}"
-                log.warning("skipping %s: %s", name, record["note"])
+                _set_status(record, "skipped", f"silent reference: {', '.join(silent)}")
                 continue
 
             if pass_rate:
@@ -218,9 +221,7 @@ def _evaluate(clips, estimator, score, metrics, stereo, sample_rate, progress, s
                     )
             bad = [s for s in sources if not np.all(np.isfinite(estimates[s]))]
             if bad:
-                record["status"] = "failed"
-                record["note"] = f"non-finite estimate: {', '.join(bad)}"
-                log.warning("%s failed: %s", name, record["note"])
+                _set_status(record, "failed", f"non-finite estimate: {', '.join(bad)}")
                 continue
             if executor is None:
                 finish(record, functools.partial(score, references, estimates, mixture, rate))
