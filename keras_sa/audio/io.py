@@ -17,6 +17,8 @@ import numpy as np
 import soundfile
 import soxr
 
+SOXR_QUALITY = "HQ"  # offline and streamed resampling alike
+
 # Output formats by extension, with a default subtype each. WAV is written
 # as 32-bit float so that values beyond [-1, 1] survive unchanged; FLAC has
 # no float subtype, and 24 bits is lossless for anything from a 16- or
@@ -237,7 +239,7 @@ def resample(samples, orig_rate, target_rate):
     frames = samples.T
     if frames.shape[0] == 1:  # soxr rejects the strides of a one-frame array
         frames = np.pad(frames, ((0, 1), (0, 0)))
-    out = soxr.resample(np.ascontiguousarray(frames), orig_rate, target_rate, quality="HQ")
+    out = soxr.resample(np.ascontiguousarray(frames), orig_rate, target_rate, quality=SOXR_QUALITY)
     out = out[: int(np.ceil(samples.shape[1] * target_rate / orig_rate))]
     return np.ascontiguousarray(out.T, dtype=np.float32)
 

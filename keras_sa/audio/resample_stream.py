@@ -28,7 +28,8 @@ import itertools
 
 import numpy as np
 
-QUALITY = "HQ"  # as keras_sa.audio.io.resample
+from keras_sa.audio.io import SOXR_QUALITY
+
 SINC_CONVERTER = "sinc_medium"
 SINC_BELOW = 16000  # Hz: a lower rate goes through libsamplerate
 HALVE_ABOVE = 48000  # Hz: a higher rate may go through its exact halvings
@@ -52,7 +53,7 @@ def open_resampler(in_rate, out_rate):
 def _soxr_stream(in_rate, out_rate):
     import soxr
 
-    return soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", quality=QUALITY)
+    return soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", quality=SOXR_QUALITY)
 
 
 @functools.lru_cache(maxsize=None)
