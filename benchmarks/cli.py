@@ -238,8 +238,9 @@ def main():
     parser.add_argument("--steady-worker", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--make-inputs", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    configs = dict(CONFIGS)
     if args.model_file:
-        CONFIGS["file"] = ["--model", str(Path(args.model_file).resolve())]
+        configs["file"] = ["--model", str(Path(args.model_file).resolve())]
     elif "file" in [*args.configs, args.baseline, args.breakdown]:
         parser.error("configuration 'file' needs --model-file")
     if args.make_inputs:
@@ -247,7 +248,7 @@ def main():
         return
     if args.breakdown:
         with tempfile.TemporaryDirectory(prefix="keras_sa_cli_bench_") as folder:
-            breakdown_worker(CONFIGS[args.breakdown], SONG, Path(folder))
+            breakdown_worker(configs[args.breakdown], SONG, Path(folder))
         return
     if args.steady_worker:
         flags, path, repeats, out = args.steady_worker
@@ -261,7 +262,7 @@ def main():
         inputs = make_inputs(args.inputs, folder)
         results = {}
         for config in args.configs:
-            flags = CONFIGS[config]
+            flags = configs[config]
             steady_speed = steady(flags, args.repeats, folder / "steady")
             for name, (paths, seconds) in inputs.items():
                 out = folder / "out"
