@@ -156,7 +156,7 @@ def resumed_run(tmp_path_factory, datasets):
         return compiled[-1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training, "compile_for_training", compile_for_training)
+        patch.setattr(training.loop, "compile_for_training", compile_for_training)
         with pytest.MonkeyPatch.context() as kill:
             kill.setattr(keras.callbacks, "CSVLogger", KillAfterSecondEpoch)
             keras.utils.set_random_seed(0)
