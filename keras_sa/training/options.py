@@ -1,7 +1,4 @@
-"""Names and choices shared by the training modules: run-folder files and options.
-
-Kept free of Keras so that reading them costs nothing.
-"""
+"""Names and choices shared by the training modules: run-folder files and options."""
 
 BEST_MODEL = "best.keras"
 LAST_MODEL = "last.keras"
