@@ -19,6 +19,13 @@ negative SDR of those samples against the sources' (see
 layers compute in bfloat16 (see :func:`with_precision`); its weights stay
 float32, and the checkpoints are the float32 model with those weights, so
 what ships is the same either way.
+
+Modules: :mod:`~keras_sa.training.objectives` (losses, metrics, the
+training wrapper, schedule and compile), :mod:`~keras_sa.training.precision`
+(dtype policy), :mod:`~keras_sa.training.callbacks` (selection, checkpoints,
+validation GNSDR), :mod:`~keras_sa.training.distributed` (``tf.distribute``
+support), :mod:`~keras_sa.training.loop` (``fit`` and the dataset run behind
+``keras-sa train``) and :mod:`~keras_sa.training.options` (shared names).
 """
 
 from keras_sa.training.callbacks import GNSDRValidation, SaveSeparationModel
