@@ -14,17 +14,32 @@ import java.io.InputStream;
  * rate. Integer samples are scaled as libsndfile (and so the Python package) scales them:
  * divided by 2<sup>bits-1</sup>, so a 16-bit sample {@code s} becomes {@code s / 32768}.
  * Chunks other than {@code fmt } and {@code data} ({@code LIST}, {@code fact}, {@code PEAK}, ...)
- * are skipped. A data chunk cut short (an interrupted recording) gives the whole frames it holds;
- * a data size of {@code 0xFFFFFFFF} (written by some streaming recorders) means "to the end".
+ * are skipped.
+ *
+ * <p>Truncation: a data chunk that declares more audio than the file holds (a half-downloaded
+ * file, an interrupted recording) is refused, with the message of {@link #truncatedMessage}, the
+ * same words as the Python package's; a data size of 0 or {@code 0xFFFFFFFF}, which programs
+ * writing WAV into a pipe leave in the header as they cannot go back to fill it in, means "to the
+ * end of the stream", and the whole frames up to there are read.
+ *
+ * <p>No header field sizes an allocation: the sample arrays start at most at {@link
+ * #INITIAL_SAMPLES} samples and grow (doubling) only as samples arrive, so a header that declares
+ * 4 GB of audio in a file of 100 bytes costs no more memory than the 100 bytes do.
  *
  * <p>Errors are {@link AudioFormatException}s with a one-line reason: not a WAV file, truncated
- * header, no data, NaN or infinite float samples; {@link UnsupportedAudioFormatException} for a
- * valid file in another encoding (ADPCM, A-law, mu-law, MP3-in-WAV, big-endian RIFX, RF64).
+ * header or data, no data, NaN or infinite float samples; {@link UnsupportedAudioFormatException}
+ * for a valid file in another encoding (ADPCM, A-law, mu-law, MP3-in-WAV, big-endian RIFX, RF64).
  */
 public final class WavReader {
     static final int FORMAT_PCM = 1;
     static final int FORMAT_FLOAT = 3;
     static final int FORMAT_EXTENSIBLE = 0xFFFE;
+    /** Samples (all channels together) the decoded arrays start with at most, before data arrives. */
+    static final int INITIAL_SAMPLES = 1 << 18;
+    /** Largest fmt chunk read (a WAVE_FORMAT_EXTENSIBLE one has 40 bytes). */
+    static final int MAX_FMT_BYTES = 1024;
+    /** Frames decoded per read. */
+    private static final int FRAMES_PER_READ = 4096;
 
     private WavReader() {
     }
@@ -76,8 +91,9 @@ public final class WavReader {
     }
 
     /**
-     * Decodes a WAV stream; refuses one longer than {@code maxSeconds} (no limit when 0), checked
-     * on the header before the samples are decoded.
+     * Decodes a WAV stream; refuses one longer than {@code maxSeconds} (no limit when 0). A header
+     * that declares more than {@code maxSeconds} is refused before any sample is decoded: as too
+     * long when the data is all there, as truncated when it is not.
      */
     public static AudioBuffer read(InputStream in, double maxSeconds) throws IOException {
         byte[] riff = new byte[12];
@@ -115,7 +131,7 @@ public final class WavReader {
     }
 
     private static Format readFormat(InputStream in, long size) throws IOException {
-        if (size < 16 || size > 1024) {
+        if (size < 16 || size > MAX_FMT_BYTES) {
             throw new AudioFormatException("corrupt WAV file: fmt chunk of " + size + " bytes");
         }
         byte[] fmt = new byte[(int) (size + (size & 1))];
@@ -165,26 +181,33 @@ public final class WavReader {
     }
 
     private static AudioBuffer readData(InputStream in, Format format, long size, double maxSeconds) throws IOException {
-        boolean toEnd = size == 0xFFFFFFFFL;
-        long declaredFrames = toEnd ? -1 : size / format.blockAlign;
-        if (maxSeconds > 0 && declaredFrames > maxSeconds * format.sampleRate) {
-            throw new AudioFormatException(String.format(java.util.Locale.ROOT, "too long (%.1f s; the limit is %.0f s)",
-                    declaredFrames / (double) format.sampleRate, maxSeconds));
-        }
+        boolean toEnd = size == 0 || size == 0xFFFFFFFFL;
+        int blockAlign = format.blockAlign;
+        long declaredFrames = toEnd ? -1 : size / blockAlign;
         long limitFrames = maxSeconds > 0 ? (long) Math.floor(maxSeconds * format.sampleRate) : Integer.MAX_VALUE - 8;
+        if (!toEnd && declaredFrames > limitFrames) {
+            // Refused either way; count (not decode) what is there to say which way.
+            long present = countBytes(in, declaredFrames * blockAlign);
+            if (present < declaredFrames * blockAlign) {
+                throw new AudioFormatException(truncatedMessage(declaredFrames, present / blockAlign, format.sampleRate));
+            }
+            throw new AudioFormatException(String.format(java.util.Locale.ROOT, "too long (%.1f s; the limit is %.0f s)",
+                    declaredFrames / (double) format.sampleRate, maxSeconds > 0 ? maxSeconds : limitFrames / (double) format.sampleRate));
+        }
         int channels = format.channels;
         int bytesPerSample = format.bitsPerSample / 8;
-        // Grow as the data arrives: the declared size may be larger than the file.
-        int capacity = (int) Math.min(toEnd ? 1 << 16 : Math.max(declaredFrames, 1), Math.min(limitFrames + 1, 1 << 24));
+        // The declared size is a hint, never trusted for more than a fixed allocation.
+        long perChannel = Math.max(1, INITIAL_SAMPLES / channels);
+        int capacity = (int) (toEnd ? perChannel : Math.max(1, Math.min(declaredFrames, perChannel)));
         float[][] samples = new float[channels][capacity];
         int frames = 0;
-        byte[] buffer = new byte[format.blockAlign * 4096];
-        long remaining = toEnd ? Long.MAX_VALUE : declaredFrames * format.blockAlign;
+        byte[] buffer = new byte[blockAlign * FRAMES_PER_READ];
+        long remaining = toEnd ? Long.MAX_VALUE : declaredFrames * blockAlign;
         boolean finite = true;
         while (remaining > 0) {
             int want = (int) Math.min(buffer.length, remaining);
             int got = readFully(in, buffer, 0, want);
-            int whole = got / format.blockAlign;
+            int whole = got / blockAlign;
             if (frames + (long) whole > limitFrames) {
                 throw new AudioFormatException(String.format(java.util.Locale.ROOT, "too long (more than %.0f s)",
                         maxSeconds > 0 ? maxSeconds : limitFrames / (double) format.sampleRate));
@@ -196,7 +219,7 @@ public final class WavReader {
                 }
             }
             for (int f = 0; f < whole; f++) {
-                int base = f * format.blockAlign;
+                int base = f * blockAlign;
                 for (int c = 0; c < channels; c++) {
                     float value = decode(buffer, base + c * bytesPerSample, format);
                     samples[c][frames + f] = value;
@@ -208,7 +231,10 @@ public final class WavReader {
             frames += whole;
             remaining -= got;
             if (got < want) {
-                break; // end of the stream: a data chunk cut short keeps its whole frames
+                if (!toEnd) {
+                    throw new AudioFormatException(truncatedMessage(declaredFrames, frames, format.sampleRate));
+                }
+                break; // the end of a stream of unknown length: its whole frames are the audio
             }
         }
         if (frames == 0) {
@@ -223,6 +249,34 @@ public final class WavReader {
             }
         }
         return new AudioBuffer(samples, format.sampleRate);
+    }
+
+    /**
+     * The one line a truncated file gets, worded as the Python package words it (without the
+     * file name, which the caller knows and the Python message puts in front).
+     *
+     * @param declaredFrames frames the header declares
+     * @param presentFrames whole frames the file holds
+     * @param sampleRate the file's rate, in Hz
+     */
+    public static String truncatedMessage(long declaredFrames, long presentFrames, int sampleRate) {
+        return String.format(java.util.Locale.ROOT, "truncated: header declares %.1f s of audio, the file holds %.1f s",
+                declaredFrames / (double) sampleRate, presentFrames / (double) sampleRate);
+    }
+
+    /** Reads and drops up to {@code count} bytes; returns how many there were. */
+    private static long countBytes(InputStream in, long count) throws IOException {
+        // read, not skip: FileInputStream.skip goes past the end of the file without a word.
+        byte[] scratch = new byte[1 << 16];
+        long total = 0;
+        while (total < count) {
+            int read = in.read(scratch, 0, (int) Math.min(scratch.length, count - total));
+            if (read < 0) {
+                break;
+            }
+            total += read;
+        }
+        return total;
     }
 
     private static float decode(byte[] b, int at, Format format) {

@@ -97,19 +97,36 @@ public class WavTest {
     }
 
     @Test
-    public void keepsTheWholeFramesOfATruncatedDataChunk() throws Exception {
-        // Stereo, the header promises 4 frames, 2.5 are there.
+    public void refusesADataChunkCutShort() throws Exception {
+        // Stereo 8 kHz, the header promises 4 frames, 2.5 are there.
         byte[] bytes = wav(1, 2, 8000, 16, new byte[0], pcm16((short) 1, (short) 2, (short) 3, (short) 4, (short) 5), 16);
-        AudioBuffer audio = decode(bytes);
-        assertEquals(2, audio.frames());
-        assertArrayEquals(new float[] {1 / 32768f, 3 / 32768f}, audio.samples[0], 0f);
-        assertArrayEquals(new float[] {2 / 32768f, 4 / 32768f}, audio.samples[1], 0f);
+        assertRefused(bytes, AudioFormatException.class, "truncated: header declares 0.0 s of audio, the file holds 0.0 s");
+        // 10.9 s declared, 3.6 s there (the case of the Python CLI's report), and a 2 GB data size.
+        byte[] short16 = wav(1, 1, 8000, 16, new byte[0], new byte[8000 * 2 * 36 / 10], 8000 * 2 * 109 / 10);
+        assertRefused(short16, AudioFormatException.class, "truncated: header declares 10.9 s of audio, the file holds 3.6 s");
+        byte[] huge = wav(1, 2, 44100, 16, new byte[0], new byte[44100 * 4], 0x7FFFFFF0L);
+        assertRefused(huge, AudioFormatException.class, "truncated: header declares 12173.9 s of audio, the file holds 1.0 s");
+        // With a length limit below the declared length, still "truncated", not "too long".
+        try {
+            WavReader.read(new ByteArrayInputStream(huge), 900);
+            fail();
+        } catch (AudioFormatException e) {
+            assertEquals("truncated: header declares 12173.9 s of audio, the file holds 1.0 s", e.getMessage());
+        }
+        // A whole data chunk whose size is not a whole number of frames is not truncated.
+        assertEquals(2, decode(wav(1, 2, 8000, 16, new byte[0], pcm16((short) 1, (short) 2, (short) 3, (short) 4, (short) 5), 10)).frames());
     }
 
     @Test
     public void readsAStreamedDataSizeToTheEnd() throws Exception {
-        byte[] bytes = wav(1, 1, 8000, 16, new byte[0], pcm16((short) 100, (short) 200, (short) 300), 0xFFFFFFFFL);
-        assertEquals(3, decode(bytes).frames());
+        for (long unknown : new long[] {0xFFFFFFFFL, 0}) {
+            byte[] bytes = wav(1, 1, 8000, 16, new byte[0], pcm16((short) 100, (short) 200, (short) 300), unknown);
+            AudioBuffer audio = decode(bytes);
+            assertArrayEquals("data size " + unknown, new float[] {100 / 32768f, 200 / 32768f, 300 / 32768f}, audio.samples[0], 0f);
+            // A partial frame at the end of such a stream is dropped.
+            byte[] partial = wav(1, 2, 8000, 16, new byte[0], pcm16((short) 1, (short) 2, (short) 3), unknown);
+            assertEquals(1, decode(partial).frames());
+        }
     }
 
     @Test
