@@ -20,7 +20,7 @@ import java.io.InputStream;
  * file, an interrupted recording) is refused, with the message of {@link #truncatedMessage}, the
  * same words as the Python package's; a data size of 0 or {@code 0xFFFFFFFF}, which programs
  * writing WAV into a pipe leave in the header as they cannot go back to fill it in, means "to the
- * end of the stream", and the whole frames up to there are read.
+ * end of the stream"; such a stream that ends inside a sample frame is refused as truncated too.
  *
  * <p>No header field sizes an allocation: the sample arrays start at most at {@link
  * #INITIAL_SAMPLES} samples and grow (doubling) only as samples arrive, so a header that declares
@@ -38,6 +38,8 @@ public final class WavReader {
     static final int INITIAL_SAMPLES = 1 << 18;
     /** Largest fmt chunk read (a WAVE_FORMAT_EXTENSIBLE one has 40 bytes). */
     static final int MAX_FMT_BYTES = 1024;
+    /** The message for a stream of unknown length that ends inside a sample frame (as in Python). */
+    public static final String PARTIAL_FRAME_MESSAGE = "truncated (it ends inside a sample frame)";
     /** Frames decoded per read. */
     private static final int FRAMES_PER_READ = 4096;
 
@@ -234,7 +236,10 @@ public final class WavReader {
                 if (!toEnd) {
                     throw new AudioFormatException(truncatedMessage(declaredFrames, frames, format.sampleRate));
                 }
-                break; // the end of a stream of unknown length: its whole frames are the audio
+                if (got % blockAlign != 0) {
+                    throw new AudioFormatException(PARTIAL_FRAME_MESSAGE);
+                }
+                break; // the end of a stream of unknown length
             }
         }
         if (frames == 0) {
@@ -260,7 +265,7 @@ public final class WavReader {
      * @param sampleRate the file's rate, in Hz
      */
     public static String truncatedMessage(long declaredFrames, long presentFrames, int sampleRate) {
-        return String.format(java.util.Locale.ROOT, "truncated: header declares %.1f s of audio, the file holds %.1f s",
+        return String.format(java.util.Locale.ROOT, "truncated: header declares %.2f s of audio, the file holds %.2f s",
                 declaredFrames / (double) sampleRate, presentFrames / (double) sampleRate);
     }
 
