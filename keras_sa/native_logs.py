@@ -29,6 +29,12 @@ STARTUP_NOTICES = re.compile(
     r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$"
 )
 
+#: libmpg123's diagnostics (through libsndfile) on a file that is not MP3 or
+#: is damaged: "Note: Illegal Audio-MPEG-Header ...", "Note: Trying to
+#: resync...", "[src/libmpg123/parse.c:...] error: ...". keras_sa reports
+#: the problem itself, in one line.
+DECODER_NOTICES = re.compile(r"(Note|Warning|Error): |\[[^\]]*mpg123[^\]]*\] ")
+
 
 class Captured:
     """What a :func:`filtered_stderr` block wrote to descriptor 2.

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_sa.audio.io import AudioWriter, audio_info, read_blocks
+from keras_sa.audio.io import AudioError, AudioWriter, audio_info, read_blocks
 from keras_sa.audio.signal import model_input
 from keras_sa.streaming import SHARE_EPS, StreamingSeparator, vocal_shares
 
-__all__ = ["SHARE_EPS", "Separator", "StreamingSeparator", "iter_blocks", "output_paths", "separate_file"]
+__all__ = ["SHARE_EPS", "Separator", "StreamingSeparator", "iter_blocks", "open_stream", "output_paths", "separate_file"]
 
 # Input samples per call when a whole recording is fed to the stream, and
 # windows per predictor call there: a multiple of the Keras predictor's
@@ -277,6 +277,18 @@ def iter_blocks(samples, sample_rate, separate_segment, block_seconds=30.0, marg
         carry = piece[:, final:]
 
 
+def open_stream(separator, name, sample_rate, channels, batch_windows=1):
+    """``separator.stream(...)`` for the input called ``name``, a rate it cannot take as :class:`AudioError`.
+
+    The ``separate`` and ``stream`` commands both open their stream here,
+    so that a file and the same audio piped in get the same answer.
+    """
+    try:
+        return separator.stream(sample_rate, channels, batch_windows=batch_windows)
+    except ValueError as error:
+        raise AudioError(name, f"unsupported sample rate: {error}") from None
+
+
 def output_paths(target, fmt="wav"):
     """``{"vocals": target/vocals.<fmt>, "accompaniment": ...}``."""
     return {name: Path(target) / f"{name}.{fmt}" for name in ("vocals", "accompaniment")}
@@ -311,7 +323,7 @@ def separate_file(separator, path, target, fmt="wav", max_seconds=None, progress
     with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="audio-io") as io:
         blocks = _Prefetched(read_blocks(path, _BLOCK_SECONDS * rate, max_seconds=max_seconds), io)
         try:
-            return _separate_blocks(separator, blocks, target, fmt, rate, channels, total, progress, io)
+            return _separate_blocks(separator, path, blocks, target, fmt, rate, channels, total, progress, io)
         finally:
             blocks.close()
 
@@ -344,11 +356,11 @@ class _Prefetched:
         self._blocks.close()
 
 
-def _separate_blocks(separator, blocks, target, fmt, rate, channels, total, progress, io):
+def _separate_blocks(separator, path, blocks, target, fmt, rate, channels, total, progress, io):
     first = next(blocks)  # refuses an unreadable, empty or too long input before creating anything
+    stream = open_stream(separator, path, rate, channels, batch_windows=_OFFLINE_BATCH_WINDOWS)
     outputs = output_paths(target, fmt)
     Path(target).mkdir(parents=True, exist_ok=True)
-    stream = separator.stream(rate, channels, batch_windows=_OFFLINE_BATCH_WINDOWS)
     done = 0
     with AudioWriter(outputs["vocals"], rate, channels) as vocals_out, AudioWriter(
         outputs["accompaniment"], rate, channels

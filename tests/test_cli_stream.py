@@ -121,7 +121,7 @@ def test_reader_refuses_truncated_data(excerpt):
     with pytest.raises(AudioError, match="ends inside a sample frame"):
         list(WavStreamReader(Pipe(data[:-1])).blocks(4096))
     exact = wav_bytes(samples, rate, "PCM_16", sizes=None)  # its data size is known: a short stream is cut
-    with pytest.raises(AudioError, match="data chunk missing"):
+    with pytest.raises(AudioError, match=r"truncated: header declares [\d.]+ s of audio, the file holds [\d.]+ s"):
         list(WavStreamReader(Pipe(exact[:-400])).blocks(4096))
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import soundfile
 import soxr
 
+from keras_sa.audio.headers import truncation, truncation_reason
+
 SOXR_QUALITY = "HQ"  # offline and streamed resampling alike
 
 # Output formats by extension, with a default subtype each. WAV is written
@@ -27,6 +29,17 @@ _OUTPUT_FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
 
 # Exceptions soundfile raises for unreadable or undecodable data.
 _SOUNDFILE_ERRORS = (soundfile.LibsndfileError, RuntimeError, TypeError)
+
+# Samples (frames x channels) a decoded block holds at most. soundfile sizes
+# a read by the frames the header declares, which a corrupt FLAC or MP3
+# header can put at hours of 8 channels: the cap keeps such a header from
+# allocating what it claims (16 MiB of float32), and leaves a 30 s block of
+# a stereo 48 kHz song whole.
+MAX_BLOCK_SAMPLES = 1 << 22
+
+# Formats whose header states the exact length, so a shorter decode is a
+# truncated file (WAV and AIFF are checked on the header, before decoding).
+_EXACT_LENGTH_FORMATS = ("FLAC",)
 
 
 class AudioError(ValueError):
@@ -69,7 +82,42 @@ def _check_readable(path):
 
 
 def _unsupported(path, error):
-    return AudioError(path, f"unsupported or corrupt audio file ({_describe(error)})")
+    reason = _describe(error)
+    # libsndfile's MP3 decoder answers any undecodable file with its generic
+    # "File does not exist or is not a regular file (possibly a pipe?)."
+    # after the existence checks above have passed: name the real problem.
+    if "does not exist or is not a regular file" in reason:
+        reason = "no audio stream it can decode"
+    return AudioError(path, f"unsupported or corrupt audio file ({reason})")
+
+
+def _check_truncation(path):
+    """Raises AudioError for a WAV or AIFF header that declares more audio than the file holds."""
+    try:
+        reason = truncation(path)
+    except OSError as error:
+        raise AudioError(path, f"cannot access file ({_describe(error)})") from None
+    if reason:
+        raise AudioError(path, reason)
+
+
+def _check_decoded_length(path, file, decoded):
+    """Raises AudioError when a format with an exact header length decoded fewer frames."""
+    if file.format in _EXACT_LENGTH_FORMATS and 0 < decoded < file.frames:
+        raise AudioError(path, truncation_reason(file.frames / file.samplerate, decoded / file.samplerate))
+
+
+def _open(path):
+    """``soundfile.SoundFile(path)`` with the decoders' notices kept off the terminal.
+
+    libmpg123 prints "Note: Illegal Audio-MPEG-Header ..." lines on
+    descriptor 2 for a file that is not MP3; the error that follows says
+    all the user needs.
+    """
+    from keras_sa.native_logs import DECODER_NOTICES, filtered_stderr
+
+    with filtered_stderr(DECODER_NOTICES):
+        return soundfile.SoundFile(os.fspath(path))
 
 
 def audio_info(path):
@@ -88,11 +136,12 @@ def audio_info(path):
             that libsndfile can open.
     """
     _check_readable(path)
+    _check_truncation(path)
     try:
-        info = soundfile.info(os.fspath(path))
+        with _open(path) as file:
+            return file.samplerate, file.channels, file.frames
     except _SOUNDFILE_ERRORS as error:
         raise _unsupported(path, error) from None
-    return info.samplerate, info.channels, info.frames
 
 
 def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
@@ -122,11 +171,13 @@ def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     _check_max_seconds(max_seconds)
     _check_readable(path)
+    _check_truncation(path)
     try:
-        with soundfile.SoundFile(os.fspath(path)) as file:
+        with _open(path) as file:
             rate = file.samplerate
             _check_length(path, file.frames, rate, max_seconds)
             frames = file.read(dtype="float32", always_2d=True)
+            _check_decoded_length(path, file, frames.shape[0])
     except _SOUNDFILE_ERRORS as error:
         raise _unsupported(path, error) from None
     # A WAV header that promises data it does not have decodes to nothing.
@@ -190,10 +241,12 @@ def read_blocks(path, block_frames, max_seconds=None):
         raise ValueError(f"block_frames must be positive, got {block_frames}")
     _check_max_seconds(max_seconds)
     _check_readable(path)
+    _check_truncation(path)
     try:
-        with soundfile.SoundFile(os.fspath(path)) as file:
+        with _open(path) as file:
             rate = file.samplerate
             _check_length(path, file.frames, rate, max_seconds)
+            block_frames = max(1, min(block_frames, MAX_BLOCK_SAMPLES // max(file.channels, 1)))
             total = 0
             while True:
                 frames = file.read(block_frames, dtype="float32", always_2d=True)
@@ -203,6 +256,7 @@ def read_blocks(path, block_frames, max_seconds=None):
                 _check_length(path, total, rate, max_seconds)
                 _check_finite(path, frames)
                 yield frames.T
+            _check_decoded_length(path, file, total)
     except _SOUNDFILE_ERRORS as error:
         raise _unsupported(path, error) from None
     if total == 0:

@@ -33,6 +33,19 @@ from keras_sa.audio.io import SOXR_QUALITY
 SINC_CONVERTER = "sinc_medium"
 SINC_BELOW = 16000  # Hz: a lower rate goes through libsamplerate
 HALVE_ABOVE = 48000  # Hz: a higher rate may go through its exact halvings
+MAX_RATIO = 256  # libsamplerate's limit, applied to every pair for one answer
+
+
+def check_rates(in_rate, out_rate):
+    """Raises ValueError, in one line, for a rate pair the streaming resamplers cannot convert.
+
+    Args:
+        in_rate, out_rate: rates in Hz.
+    """
+    if not (in_rate > 0 and out_rate > 0 and 1 / MAX_RATIO <= in_rate / out_rate <= MAX_RATIO):
+        raise ValueError(
+            f"{in_rate} Hz cannot be resampled to {out_rate} Hz (the rates may differ by a factor of {MAX_RATIO} at most)"
+        )
 
 
 def open_resampler(in_rate, out_rate):
@@ -42,7 +55,11 @@ def open_resampler(in_rate, out_rate):
         An object with ``resample_chunk(samples, last=False)``, which takes
         1-D float32 samples and returns the output samples they finish
         (all of the rest when ``last``), as ``soxr.ResampleStream`` does.
+
+    Raises:
+        ValueError: the rates differ by more than :data:`MAX_RATIO`.
     """
+    check_rates(in_rate, out_rate)
     if min(in_rate, out_rate) < SINC_BELOW:
         return _SincStream(in_rate, out_rate)
     rates = _soxr_path(in_rate, out_rate)
@@ -102,6 +119,7 @@ def resampler_lag(in_rate, out_rate):
     Returns:
         The bound, in input samples (a float).
     """
+    check_rates(in_rate, out_rate)
     if min(in_rate, out_rate) < SINC_BELOW:
         return _stream_lag(_SincStream(in_rate, out_rate), in_rate, out_rate)
     rates = _soxr_path(in_rate, out_rate)

@@ -19,10 +19,23 @@ import struct
 
 import numpy as np
 
+from keras_sa.audio.headers import PARTIAL_FRAME_REASON, UNKNOWN_DATA_SIZES, truncation_reason
 from keras_sa.audio.io import AudioError
 
 #: ``data`` (and RIFF) sizes that mean "unknown: up to the end of the stream".
-UNKNOWN_SIZES = (0, 0xFFFFFFFF)
+UNKNOWN_SIZES = UNKNOWN_DATA_SIZES
+
+#: Largest ``fmt `` or ``ds64`` chunk read (``WAVE_FORMAT_EXTENSIBLE`` needs
+#: 40 bytes): a header cannot make the reader hold what its size fields claim.
+MAX_FORMAT_CHUNK = 1 << 16
+
+#: Most channels accepted, libsndfile's own limit, so that a block of frames
+#: stays a few megabytes whatever the header says.
+MAX_CHANNELS = 1024
+
+# Bytes asked of the stream per read call: BufferedReader.read(n) allocates
+# n bytes before it knows how many will come.
+_READ_PIECE = 1 << 20
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 _KSDATAFORMAT_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"  # GUID after the format tag
@@ -75,6 +88,8 @@ class WavStreamReader:
             if chunk == b"data":
                 break
             if chunk in (b"fmt ", b"ds64"):
+                if size > MAX_FORMAT_CHUNK:
+                    raise AudioError(name, f"WAV {chunk.decode().strip()} chunk of {size} bytes (at most {MAX_FORMAT_CHUNK})")
                 body = self._read_exactly(size, f"{chunk.decode().strip()} chunk")
                 if chunk == b"fmt ":
                     fmt = body
@@ -90,7 +105,9 @@ class WavStreamReader:
         if riff[:4] == b"RF64" and size == 0xFFFFFFFF and rf64_data_size is not None:
             size = rf64_data_size
         self.data_size = None if size in UNKNOWN_SIZES or size == 0xFFFFFFFFFFFFFFFF else size
-        self._left = self.data_size
+        # Bytes of a last, partial frame are not audio; libsndfile drops them too.
+        self._left = None if self.data_size is None else self.data_size - self.data_size % self.block_align
+        self._received = 0
 
     def _read_exactly(self, count, what):
         data = self._read(count)
@@ -101,7 +118,7 @@ class WavStreamReader:
     def _read(self, count):
         parts, got = [], 0
         while got < count:  # a raw pipe may return less than asked before the end
-            part = self._stream.read(count - got)
+            part = self._stream.read(min(count - got, _READ_PIECE))
             if not part:
                 break
             parts.append(part)
@@ -131,6 +148,8 @@ class WavStreamReader:
             )
         if channels < 1 or rate < 1:
             raise AudioError(self.name, f"WAV header with {channels} channels at {rate} Hz")
+        if channels > MAX_CHANNELS:
+            raise AudioError(self.name, f"WAV header with {channels} channels (at most {MAX_CHANNELS})")
         if block_align != channels * bits // 8:
             raise AudioError(self.name, f"WAV block align {block_align}, expected {channels * bits // 8}")
         self.sample_rate, self.channels, self.bits = rate, channels, bits
@@ -162,12 +181,16 @@ class WavStreamReader:
         if self._left is not None:
             want = min(want, self._left)
         data = self._read(want)
+        self._received += len(data)
         if self._left is not None:
             self._left -= len(data)
             if len(data) < want:
-                raise AudioError(self.name, f"truncated WAV stream ({self._left} bytes of its data chunk missing)")
+                raise AudioError(
+                    self.name, truncation_reason(self.data_size // self.block_align / self.sample_rate,
+                                                 self._received // self.block_align / self.sample_rate)
+                )
         if len(data) % self.block_align:
-            raise AudioError(self.name, "truncated WAV stream (it ends inside a sample frame)")
+            raise AudioError(self.name, PARTIAL_FRAME_REASON)
         return self._decode(data)
 
     def blocks(self, frames):

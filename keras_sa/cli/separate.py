@@ -71,6 +71,29 @@ def _bar(tqdm, args, total, **kwargs):
                 dynamic_ncols=True, file=sys.stderr, **kwargs)
 
 
+def _advance(bar, seconds):
+    """Move ``bar`` to ``seconds``, never past its total.
+
+    Adding the difference to the bar's float count can overshoot the total
+    by a rounding error, and tqdm then warns on stderr ("clamping frac to
+    range [0, 1]"); setting the count and updating by 0 cannot.
+    """
+    bar.n = min(seconds, bar.total) if bar.total else seconds
+    bar.update(0)
+
+
+def _failed(tqdm, inputs, message):
+    """Report a failed input; returns ``message``.
+
+    In a batch each failure gets its line as it happens and the command
+    ends with a count; a single input's failure is the command's one error
+    line, printed at the end.
+    """
+    if len(inputs) > 1:
+        _say(tqdm, f"keras-sa: error: {message}")
+    return message
+
+
 def _say(tqdm, line):
     """A line on stderr that leaves the progress bars intact."""
     tqdm.write(line, file=sys.stderr)
@@ -98,7 +121,7 @@ def run(args):
 
     separator = load_separator(args.model, args.backend, args.threads)
     durations = _durations(inputs)
-    failures = 0
+    failures = []
     overall = None
     if len(inputs) > 1:
         overall = _bar(tqdm, args, total=sum(d for d in durations if d), desc=f"{len(inputs)} files", position=0)
@@ -107,30 +130,30 @@ def run(args):
         target = out_root / path.stem
         existing = [str(p) for p in output_paths(target, args.format).values() if p.exists()]
         if existing and not args.overwrite:
-            _say(tqdm, f"keras-sa: error: {existing[0]}: exists (use --overwrite)")
-            failures += 1
+            failures.append(_failed(tqdm, inputs, f"{existing[0]}: exists (use --overwrite)"))
         else:
             try:
                 with _bar(tqdm, args, total=duration, desc=path.name, position=int(overall is not None)) as bar:
 
                     def progress(done, total):
-                        seconds = duration * done / total if duration and total else 0.0
+                        seconds = min(duration * done / total, duration) if duration and total else 0.0
                         speed = seconds / max(bar.format_dict["elapsed"], 1e-3)
                         bar.set_postfix_str(f"{speed:.0f}x real time", refresh=False)
-                        bar.update(seconds - bar.n)
+                        _advance(bar, seconds)
                         if overall is not None:
-                            overall.update(start + seconds - overall.n)
+                            _advance(overall, start + seconds)
 
                     seconds = separate_file(separator, path, target, args.format, args.max_seconds, progress)
             except (AudioError, OSError) as error:
-                _say(tqdm, f"keras-sa: error: {error}")
-                failures += 1
+                failures.append(_failed(tqdm, inputs, str(error)))
             else:
                 if not args.quiet:
                     _say(tqdm, f"{path} -> {target}/ ({seconds:.1f} s)")
         if overall is not None and duration:
-            overall.update(start + duration - overall.n)
+            _advance(overall, start + duration)
     if overall is not None:
         overall.close()
+    if len(failures) == 1 and len(inputs) == 1:
+        raise CommandError(failures[0])
     if failures:
-        raise CommandError(f"{failures} of {len(inputs)} input(s) failed")
+        raise CommandError(f"{len(failures)} of {len(inputs)} input(s) failed")

@@ -62,11 +62,13 @@ def run(args):
         reader = WavStreamReader(sys.stdin.buffer, "stdin")
     except AudioError as error:
         raise CommandError(str(error)) from None
+    from keras_sa.separation import open_stream
+
     separator = load_separator(args.model, args.backend, args.threads)
     try:
-        stream = separator.stream(reader.sample_rate, reader.channels)
-    except (ValueError, RuntimeError) as error:  # a rate the resampler refuses
-        raise CommandError(f"stdin: cannot separate {reader.channels} channels at {reader.sample_rate} Hz ({error})") from None
+        stream = open_stream(separator, reader.name, reader.sample_rate, reader.channels)
+    except AudioError as error:  # a rate the resamplers cannot take
+        raise CommandError(str(error)) from None
     pick = 0 if args.stem == "vocals" else 1
     position = 0
     try:
