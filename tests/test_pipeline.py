@@ -135,7 +135,7 @@ def test_vocal_speed_plays_the_vocals_faster_or_slower():
     source = PatchSource(tracks, CONFIG, remix_probability=1, vocal_speed=0.12)
     start = rate
     for speed in (1 / 1.12, 1.07, 1.12):
-        played = source._sped_up_vocals(start, speed)
+        played = source._sped_up_vocals(source.vocals, start, speed)
         assert played.shape == (SEGMENT,)
         # The tone at speed x its frequency, in phase with where it started.
         expected = np.sin(2 * np.pi * 200 * (start + speed * np.arange(SEGMENT)) / rate)
@@ -150,7 +150,7 @@ def test_vocal_speed_leaves_the_stream_alone_when_off_and_stays_in_its_range(sou
     on = PatchSource(sources, CONFIG, seed=4, vocal_speed=0.12)
     speeds = []
     original = on._sped_up_vocals
-    on._sped_up_vocals = lambda start, speed: speeds.append(speed) or original(start, speed)
+    on._sped_up_vocals = lambda bank, start, speed: speeds.append(speed) or original(bank, start, speed)
     changed = 0
     for index in range(24):
         for x, y in zip(plain.random_example(index), off.random_example(index)):

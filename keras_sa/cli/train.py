@@ -24,6 +24,15 @@ def register(commands):
         "(pitch and formants move together; default: %(default)s, off)",
     )
     train.add_argument(
+        "--voice-variants", type=int, default=0, metavar="N",
+        help="make N pitch and formant variants of each training track's vocals (Praat's "
+        "Change gender) for remixed examples to draw from (default: %(default)s, off)",
+    )
+    train.add_argument(
+        "--vocal-effects", action="store_true",
+        help="colour the vocals of remixed examples with a random EQ and room",
+    )
+    train.add_argument(
         "--singers", type=singer_list, metavar="NAME[,NAME...]",
         help="MIR-1K: train on these singers' clips instead of abjones and amy "
         "(cross-singer validation; score the others with evaluate --singers)",
@@ -96,6 +105,8 @@ def run(args):
         raise CommandError(f"--select-every must be at least 1, got {args.select_every}")
     if not 0 <= args.vocal_speed < 1:
         raise CommandError(f"--vocal-speed must lie in [0, 1), got {args.vocal_speed}")
+    if args.voice_variants < 0:
+        raise CommandError(f"--voice-variants must not be negative, got {args.voice_variants}")
     if args.select == "gnsdr" and args.distribute == "multiworker":
         raise CommandError("--select gnsdr is not supported with --distribute multiworker")
     if args.distribute == "multiworker":
@@ -155,6 +166,8 @@ def run(args):
             select=args.select,
             select_every=args.select_every,
             vocal_speed=args.vocal_speed,
+            voice_variants=args.voice_variants,
+            vocal_effects=args.vocal_effects,
             train_singers=args.singers,
         )
     except (data.DatasetError, training.ResumeStateError, models.ModelFileError) as error:

@@ -53,10 +53,16 @@ class PatchSource:
             their own (log-uniform), which moves their pitch and formants
             together, as a different singer's voice would (at 0.12, up to
             about 2 semitones either way). 0 leaves them as they are.
+        voice_variants: optional list, one ``(k, n)`` array per source, of
+            other voices of its vocals (:func:`keras_sa.data.voices.voice_variants`);
+            remixed examples then draw their vocals from the original and
+            its ``k`` variants alike.
+        vocal_effects: colour the vocals of remixed examples with a random
+            EQ and room (:mod:`keras_sa.data.vocal_effects`).
     """
 
     def __init__(self, sources, config, remix_probability=0.5, gain_db=6.0, seed=0, spectra=False,
-                 vocal_speed=0.0):
+                 vocal_speed=0.0, voice_variants=None, vocal_effects=False):
         if vocal_speed < 0:
             raise ValueError(f"vocal_speed must not be negative, got {vocal_speed}")
         self.config = config
@@ -65,21 +71,32 @@ class PatchSource:
         self.gain_db = gain_db
         self.seed = seed
         self.vocal_speed = vocal_speed
+        self.vocal_effects = vocal_effects
         # Samples whose uncentred STFT has exactly patch_frames frames: the
         # frames of a song's own STFT, with no padding at the patch edges.
         self.segment = (config.patch_frames - 1) * config.hop_length + config.n_fft
+        if voice_variants is not None and len(voice_variants) != len(sources):
+            raise ValueError("voice_variants needs one array of variants per source")
         vocals, accompaniment, lengths = [], [], []
-        for item in sources:
+        for index, item in enumerate(sources):
             v, a = item.vocals, item.accompaniment
-            if len(v) < self.segment:  # short clips are zero-padded to one segment
-                v = np.pad(v, (0, self.segment - len(v)))
+            if voice_variants is not None:
+                if voice_variants[index].shape[1:] != (len(v),):
+                    raise ValueError(f"{item.name}: its voice variants differ in length from its vocals")
+                v = np.concatenate([v[np.newaxis], voice_variants[index]])
+            v = np.atleast_2d(v)
+            if v.shape[1] < self.segment:  # short clips are zero-padded to one segment
+                v = np.pad(v, ((0, 0), (0, self.segment - v.shape[1])))
                 a = np.pad(a, (0, self.segment - len(a)))
             vocals.append(v)
             accompaniment.append(a)
-            lengths.append(len(v))
+            lengths.append(v.shape[1])
         if not lengths:
             raise ValueError("no sources to cut patches from")
-        self.vocals = np.concatenate(vocals).astype(np.float32)
+        # One bank per voice, every track at the same place in each: row 0
+        # holds the original vocals, the other rows their variants.
+        self.voices = np.concatenate(vocals, axis=1).astype(np.float32)
+        self.vocals = self.voices[0]
         self.accompaniment = np.concatenate(accompaniment).astype(np.float32)
         self.lengths = np.asarray(lengths, np.int64)
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
@@ -94,17 +111,24 @@ class PatchSource:
         return one, one, (c.patch_frames, c.n_bins, len(c.sources))
 
     def example(self, vocal_start, accompaniment_start, vocal_gain=1.0, accompaniment_gain=1.0,
-                vocal_speed=1.0):
+                vocal_speed=1.0, voice=0, effects=None):
         """The example whose sources start at these positions of the bank.
 
         ``vocal_speed`` other than 1 reads ``segment * vocal_speed`` vocal
         samples from ``vocal_start`` on and resamples them to one segment.
+        ``voice`` picks the original vocals (0) or one of their variants;
+        ``effects`` are settings of :func:`keras_sa.data.vocal_effects.draw`.
         """
         c = self.config
+        bank = self.voices[voice]
         if vocal_speed == 1.0:
-            vocals = self.vocals[vocal_start : vocal_start + self.segment]
+            vocals = bank[vocal_start : vocal_start + self.segment]
         else:
-            vocals = self._sped_up_vocals(vocal_start, vocal_speed)
+            vocals = self._sped_up_vocals(bank, vocal_start, vocal_speed)
+        if effects is not None:
+            from keras_sa.data import vocal_effects
+
+            vocals = vocal_effects.apply(vocals, c.sample_rate, effects)
         vocals = vocals * vocal_gain
         accompaniment = self.accompaniment[accompaniment_start : accompaniment_start + self.segment]
         accompaniment = accompaniment * accompaniment_gain
@@ -120,14 +144,14 @@ class PatchSource:
             targets = np.concatenate([targets, sources.real, sources.imag], axis=-1)
         return tuple(part.astype(np.float32) for part in example + [targets])
 
-    def _sped_up_vocals(self, start, speed):
+    def _sped_up_vocals(self, bank, start, speed):
         length = int(np.ceil(self.segment * speed))
         pad = int(np.ceil(_SPEED_PAD * speed))
         # The bank holds every track back to back, so at a track's ends the
         # padding reads a neighbour's samples: they reach the kept part only
         # through the tails of the resampling filter, far below the signal.
         first = max(start - pad, 0)
-        read = self.vocals[first : start + length + pad]
+        read = bank[first : start + length + pad]
         # soxr keeps the output aligned with the input: input sample k lands
         # at output position k / speed.
         out = soxr.resample(read, speed, 1.0, quality="HQ")
@@ -160,7 +184,17 @@ class PatchSource:
         else:
             gains = (1.0, 1.0)
         accompaniment_start = self.starts[accompaniment_track] + offset
-        return self.example(vocal_start, accompaniment_start, *gains, vocal_speed=speed)
+        # Drawn last and only when asked for, so that the draws above stay
+        # the stream they were without these options.
+        voice = int(rng.integers(len(self.voices))) if remix and len(self.voices) > 1 else 0
+        effects = None
+        if remix and self.vocal_effects:
+            from keras_sa.data import vocal_effects
+
+            effects = vocal_effects.draw(rng)
+        return self.example(
+            vocal_start, accompaniment_start, *gains, vocal_speed=speed, voice=voice, effects=effects
+        )
 
     def validation_starts(self):
         """Starts of every non-overlapping patch of every track, in order."""

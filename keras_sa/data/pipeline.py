@@ -52,6 +52,8 @@ def training_dataset(
     first_example=0,
     spectra=False,
     vocal_speed=0.0,
+    voice_variants=None,
+    vocal_effects=False,
 ):
     """An endless, batched dataset of random training patches.
 
@@ -60,7 +62,8 @@ def training_dataset(
             ``config.sample_rate``).
         config: the :class:`keras_sa.audio.SignalConfig`.
         batch_size: examples per batch.
-        remix_probability, gain_db, seed, vocal_speed: see
+        remix_probability, gain_db, seed, vocal_speed, voice_variants,
+            vocal_effects: see
             :class:`keras_sa.data.patches.PatchSource`; the same seed gives
             the same stream of examples.
         first_example: index in that stream of the first example; a resumed
@@ -74,7 +77,8 @@ def training_dataset(
         ``spectra``).
     """
     source = PatchSource(
-        sources, config, remix_probability, gain_db, seed, spectra=spectra, vocal_speed=vocal_speed
+        sources, config, remix_probability, gain_db, seed, spectra=spectra, vocal_speed=vocal_speed,
+        voice_variants=voice_variants, vocal_effects=vocal_effects,
     )
     dataset = _mapped(source, tf.data.Dataset.counter(start=first_example), source.random_example)
     options = _shard_by_data(tf.data.Options())

@@ -213,6 +213,8 @@ def train_on_dataset(
     select="l1",
     select_every=1,
     vocal_speed=0.0,
+    voice_variants=0,
+    vocal_effects=False,
     train_singers=None,
 ):
     """Train a model on a dataset folder: the path behind ``keras-sa train``.
@@ -226,7 +228,11 @@ def train_on_dataset(
     written to ``out_dir/run.json``.
 
     ``vocal_speed`` is the range of the random vocal speed of remixed
-    examples (see :class:`keras_sa.data.patches.PatchSource`).
+    examples (see :class:`keras_sa.data.patches.PatchSource`);
+    ``voice_variants`` the number of pitch and formant variants made of each
+    training track's vocals for them to draw from (kept in
+    ``out_dir/voices.npz``, :mod:`keras_sa.data.voices`), and
+    ``vocal_effects`` whether their vocals get a random EQ and room.
 
     ``initial_model`` (a ``.keras`` file written by
     :func:`keras_sa.models.save_model`) starts the run from that model's
@@ -262,6 +268,8 @@ def train_on_dataset(
 
     if vocal_speed < 0:
         raise ValueError(f"vocal_speed must not be negative, got {vocal_speed}")
+    if voice_variants < 0:
+        raise ValueError(f"voice_variants must not be negative, got {voice_variants}")
     tracks = data.discover(data_root, layout=layout)
     mir1k = mir1k_protocol and all(t.name.count("_") >= 2 for t in tracks)
     if train_singers and not mir1k:
@@ -289,6 +297,8 @@ def train_on_dataset(
         "learning_rate": learning_rate,
         "remix_probability": remix_probability,
         "vocal_speed": vocal_speed,
+        "voice_variants": voice_variants,
+        "vocal_effects": vocal_effects,
         "train_singers": list(singers) if mir1k else None,
         "seed": seed,
         "backend": keras.backend.backend(),
@@ -309,6 +319,16 @@ def train_on_dataset(
     if first_epoch:
         log.info("resuming after epoch %d (example %d)", first_epoch, first_epoch * steps_per_epoch * batch_size)
 
+    variants = None
+    if voice_variants:
+        from keras_sa.data.voices import voice_variants as make_variants
+
+        variants = make_variants(
+            train_sources, rate, voice_variants, seed=seed,
+            cache=out_dir / "voices.npz" if is_chief(strategy) else None,
+            progress=verbose > 0,
+        )
+    augment = dict(vocal_speed=vocal_speed, voice_variants=variants, vocal_effects=vocal_effects)
     spectra = objective != "l1"  # the SDR objectives need the patches' complex STFTs
     if keras.backend.backend() == "tensorflow":
         from keras_sa.data import pipeline
@@ -321,7 +341,7 @@ def train_on_dataset(
             seed=seed,
             first_example=first_epoch * steps_per_epoch * batch_size,
             spectra=spectra,
-            vocal_speed=vocal_speed,
+            **augment,
         )
         # Several replicas split every batch: a partial last one would leave some
         # replica an empty batch (see validation_dataset), so it is left out.
@@ -334,8 +354,7 @@ def train_on_dataset(
 
         train_data = PatchBatches(
             PatchSource(
-                train_sources, config.signal, remix_probability, seed=seed, spectra=spectra,
-                vocal_speed=vocal_speed,
+                train_sources, config.signal, remix_probability, seed=seed, spectra=spectra, **augment
             ),
             batch_size,
             steps_per_epoch,
