@@ -70,19 +70,29 @@ def contract_path(tflite_path):
 
 
 def read_contract(tflite_path):
-    """The contract (a dict) written beside a ``.tflite`` file by ``keras_sa.export.tflite``."""
+    """The contract (a dict) written beside a ``.tflite`` file by ``keras_sa.export.tflite``.
+
+    Raises:
+        TFLiteModelError: the contract is missing, unreadable, not JSON, or
+            its ``model`` is not a valid :class:`keras_sa.models.ModelConfig`
+            (one line naming the file).
+    """
     path = contract_path(tflite_path)
     if not path.is_file():
         raise TFLiteModelError(f"{path}: audio contract not found (it is written beside the .tflite file)")
     try:
         contract = json.loads(path.read_text())
-        if contract.get("format") != "keras_sa.tflite":
+        if not isinstance(contract, dict) or contract.get("format") != "keras_sa.tflite":
             raise ValueError("not a keras_sa TFLite contract")
         from keras_sa.models.config import ModelConfig
 
         ModelConfig.from_dict(contract["model"])
+    except RecursionError:
+        raise TFLiteModelError(f"{path}: unreadable audio contract (JSON nests too deeply)") from None
+    except OSError as error:
+        raise TFLiteModelError(f"{path}: cannot read the audio contract ({error.strerror or error})") from None
     except (ValueError, KeyError, TypeError) as error:
-        raise TFLiteModelError(f"{path}: unreadable audio contract ({error})") from None
+        raise TFLiteModelError(f"{path}: unreadable audio contract ({error!s:.200})") from None
     return contract
 
 

@@ -20,10 +20,40 @@ Both use the same convention, tested to agree:
 import dataclasses
 import functools
 import json
+import math
+import numbers
 
 import numpy as np
 
 _EPS = 1e-8
+
+
+def check_integer(name, value, low, high):
+    """``value`` as an int, or ValueError when it is not a whole number in ``[low, high]``.
+
+    Configurations come from files (model files, TFLite contracts): a
+    wrong type or an absurd size must be refused here, in one line, before
+    anything allocates by it. ``bool`` is not taken for a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number in [{low}, {high}], got {value!r:.80}")
+    return int(value)
+
+
+def check_fields(cls, values, what):
+    """``values`` as keyword arguments of the dataclass ``cls``, or ValueError.
+
+    Args:
+        cls: a dataclass.
+        values: what a file said (anything JSON can hold).
+        what: its name in messages (``"model config"``).
+    """
+    if not isinstance(values, dict):
+        raise ValueError(f"a {what} must be a JSON object, got {type(values).__name__}")
+    unknown = set(values) - {field.name for field in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {sorted(map(str, unknown))}")
+    return values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +95,24 @@ class SignalConfig:
     sources: tuple = ("vocals", "accompaniment")
 
     def __post_init__(self):
+        check_integer("sample_rate", self.sample_rate, 1, 10_000_000)
+        check_integer("n_fft", self.n_fft, 2, 1 << 16)
+        check_integer("hop_length", self.hop_length, 1, self.n_fft)
+        check_integer("n_bins", self.n_bins, 1, 1 << 16)
+        check_integer("patch_frames", self.patch_frames, 1, 1 << 12)
+        check_integer("window_hop", self.window_hop, 1, 1 << 12)
+        strength = self.compression_strength
+        if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 < strength < math.inf:
+            raise ValueError(f"compression_strength must be a positive number, got {strength!r:.80}")
+        if (
+            not isinstance(self.sources, (list, tuple))
+            or not 1 <= len(self.sources) <= 16
+            or not all(isinstance(name, str) and name for name in self.sources)
+            or len(set(self.sources)) != len(self.sources)
+        ):
+            raise ValueError(f"sources must be 1 to 16 distinct names, got {self.sources!r:.80}")
+        if not isinstance(self.compression, str):
+            raise ValueError(f"unknown compression {self.compression!r:.80}")
         if self.n_bins > self.n_fft // 2 + 1:
             raise ValueError(f"n_bins={self.n_bins} exceeds n_fft // 2 + 1")
         if self.compression not in ("none", "log"):
@@ -76,7 +124,7 @@ class SignalConfig:
             if spare % 2:
                 raise ValueError("patch_frames - window_hop must be even for a centred window (or set window_margin)")
             object.__setattr__(self, "window_margin", spare // 2)
-        elif not (isinstance(self.window_margin, int) and 0 <= self.window_margin <= spare):
+        elif isinstance(self.window_margin, bool) or not (isinstance(self.window_margin, int) and 0 <= self.window_margin <= spare):
             raise ValueError(f"window_margin must be an integer in [0, patch_frames - window_hop = {spare}]")
         object.__setattr__(self, "sources", tuple(self.sources))
 
@@ -98,7 +146,8 @@ class SignalConfig:
 
     @classmethod
     def from_dict(cls, values):
-        return cls(**values)
+        """A SignalConfig from :meth:`to_dict`'s output; ValueError for anything else."""
+        return cls(**check_fields(cls, values, "signal config"))
 
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2)

@@ -3,7 +3,7 @@
 import dataclasses
 import json
 
-from keras_sa.audio.signal import SignalConfig
+from keras_sa.audio.signal import SignalConfig, check_fields, check_integer
 
 MERGES = ("attention", "add", "none")
 
@@ -51,6 +51,28 @@ class ModelConfig:
     mask_activation: str = "relu"
 
     def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a string, got {self.name!r:.80}")
+        if not isinstance(self.merge, str) or not isinstance(self.mask_activation, str):
+            raise ValueError(f"merge and mask_activation must be strings, got {self.merge!r:.40} and {self.mask_activation!r:.40}")
+        check_integer("num_stacks", self.num_stacks, 1, 64)
+        check_integer("depth", self.depth, 1, 16)
+        check_integer("stem_kernel", self.stem_kernel, 1, 64)
+        check_integer("attention_heads", self.attention_heads, 1, 64)
+        if self.attention_key_dim is not None:
+            check_integer("attention_key_dim", self.attention_key_dim, 1, 1 << 16)
+        _check_widths("stem_channels", self.stem_channels, 0)
+        if not isinstance(self.channels, int):
+            _check_widths("channels", self.channels, 1)
+        else:
+            check_integer("channels", self.channels, 1, 1 << 16)
+        if self.attention_levels is not None:
+            if not isinstance(self.attention_levels, (list, tuple)):
+                raise ValueError(f"attention_levels must be a list of levels, got {self.attention_levels!r:.80}")
+            for level in self.attention_levels:
+                check_integer("attention_levels", level, 0, 15)
+        if not isinstance(self.signal, (SignalConfig, dict)):
+            raise ValueError(f"signal must be a JSON object, got {type(self.signal).__name__}")
         if self.merge not in MERGES:
             raise ValueError(f"merge must be one of {MERGES}, got {self.merge!r}")
         if self.mask_activation not in ("sigmoid", "relu"):
@@ -100,15 +122,35 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**values)
+        """A ModelConfig from :meth:`to_dict`'s output.
+
+        Raises:
+            ValueError: ``values`` is not such a dict: an unknown key, a
+                value of the wrong type or out of range (in one line).
+        """
+        return cls(**check_fields(cls, values, "model config"))
 
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
     def from_json(cls, text):
-        return cls.from_dict(json.loads(text))
+        """A ModelConfig from :meth:`to_json`'s text.
+
+        Raises:
+            ValueError: the text is not JSON (or nests too deeply to parse),
+                or not a model configuration (see :meth:`from_dict`).
+        """
+        try:
+            values = json.loads(text)
+        except RecursionError:
+            raise ValueError("model configuration JSON nests too deeply") from None
+        return cls.from_dict(values)
+
+
+def _check_widths(name, widths, shortest):
+    """Raises ValueError unless ``widths`` is a list of 1..64 layer widths (``shortest`` may make it 0)."""
+    if not isinstance(widths, (list, tuple)) or not shortest <= len(widths) <= 64:
+        raise ValueError(f"{name} must be a list of {shortest} to 64 widths, got {widths!r:.80}")
+    for width in widths:
+        check_integer(name, width, 1, 1 << 16)

@@ -89,11 +89,13 @@ def passed_gate(tflite_path):
     """
     try:
         figures = json.loads(Path(tflite_path).with_suffix(".json").read_text())["verification"]
-        deltas = [value for key, value in figures.items() if key.endswith("_gnsdr_delta")]
-        return bool(deltas) and figures["mask_snr_db"] >= figures["mask_snr_floor_db"] and all(
+        deltas = [value for key, value in figures.items() if str(key).endswith("_gnsdr_delta")]
+        return bool(deltas) and bool(figures["mask_snr_db"] >= figures["mask_snr_floor_db"]) and all(
             abs(delta) <= figures["gnsdr_tolerance_db"] for delta in deltas
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    # A contract that is not a JSON object of figures (a list, a string, a
+    # nesting too deep to parse) records no pass either.
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return False
 
 

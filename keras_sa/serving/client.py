@@ -278,27 +278,41 @@ class RestClient(_Client):
                 columnar ``{"outputs": {"vocals": [[...]], ...}}``.
 
         Raises:
-            ServingError: the answer is an ``{"error": ...}`` or has neither
-                form.
+            ServingError: the answer is an ``{"error": ...}``, is not JSON,
+                has neither form, holds something else than numbers in
+                them, or NaN or infinite values.
         """
         if isinstance(response, (bytes, str)):
             try:
                 response = json.loads(response)
+            except RecursionError:
+                raise ServingError(f"{self.endpoint}: the answer is not JSON (it nests too deeply)") from None
             except ValueError as error:
                 raise ServingError(f"{self.endpoint}: the answer is not JSON ({error})") from None
         if not isinstance(response, dict):
             raise ServingError(f"{self.endpoint}: unexpected answer (a JSON {type(response).__name__})")
         if "error" in response:
-            raise ServingError(f"{self.endpoint}: {response['error']}")
+            raise ServingError(f"{self.endpoint}: {response['error']!s:.500}")
         try:
             if "predictions" in response:
                 rows = response["predictions"]
-                return {name: np.asarray([row[name] for row in rows], np.float32) for name in OUTPUTS}
-            if "outputs" in response:
-                return {name: np.asarray(response["outputs"][name], np.float32) for name in OUTPUTS}
-        except (KeyError, TypeError, ValueError) as error:
-            raise ServingError(f"{self.endpoint}: malformed answer ({type(error).__name__}: {error})") from None
-        raise ServingError(f"{self.endpoint}: the answer has neither 'predictions' nor 'outputs'")
+                if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                    raise TypeError("'predictions' is not a list of objects")
+                outputs = {name: np.asarray([row[name] for row in rows], np.float32) for name in OUTPUTS}
+            elif "outputs" in response:
+                if not isinstance(response["outputs"], dict):
+                    raise TypeError("'outputs' is not an object")
+                outputs = {name: np.asarray(response["outputs"][name], np.float32) for name in OUTPUTS}
+            else:
+                raise ServingError(f"{self.endpoint}: the answer has neither 'predictions' nor 'outputs'")
+        # OverflowError: an integer beyond float range; RecursionError: lists
+        # nested deeper than numpy (or Python) follows.
+        except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as error:
+            raise ServingError(f"{self.endpoint}: malformed answer ({type(error).__name__}: {error!s:.200})") from None
+        for name, values in outputs.items():
+            if not np.isfinite(values).all():
+                raise ServingError(f"{self.endpoint}: the answer's {name} holds NaN or infinite values")
+        return outputs
 
     def send(self, request):
         """POST a payload; returns the decoded JSON answer.
