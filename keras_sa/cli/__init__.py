@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 
-from keras_sa.cli import evaluate, info, separate, serving, stream, tflite, train
+from keras_sa.cli import evaluate, info, separate, serving, stream, tflite, train, web
 from keras_sa.cli.common import CommandError
 
 __all__ = ["CommandError", "build_parser", "main"]
@@ -37,6 +37,7 @@ def build_parser():
     export_formats = export.add_subparsers(dest="export_format", required=True, metavar="FORMAT")
     tflite.register(commands, export_formats)
     serving.register(commands, export_formats)
+    web.register(commands)
     return parser
 
 

@@ -1,0 +1,108 @@
+/**
+ * Real FFTs of one power-of-two size, in double precision (as numpy.fft and the Java core's Fft):
+ * a complex FFT of half the size, with the even and odd samples packed as real and imaginary parts.
+ */
+
+export class RealFft {
+  /** @param {number} n the transform size, a power of two (at least 4). */
+  constructor(n) {
+    if (n < 4 || n & (n - 1)) throw new Error(`FFT size ${n} is not a power of two >= 4`);
+    this.n = n;
+    const m = (this.m = n / 2);
+    this.re = new Float64Array(m);
+    this.im = new Float64Array(m);
+    this.bitReverse = new Uint32Array(m);
+    const bits = Math.log2(m);
+    for (let i = 0; i < m; i++) {
+      let r = 0;
+      for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
+      this.bitReverse[i] = r;
+    }
+    // cos / sin of 2 pi k / n, k < n / 2: the half-size FFT's twiddles are every other one.
+    this.cos = new Float64Array(m);
+    this.sin = new Float64Array(m);
+    for (let k = 0; k < m; k++) {
+      this.cos[k] = Math.cos((2 * Math.PI * k) / n);
+      this.sin[k] = Math.sin((2 * Math.PI * k) / n);
+    }
+  }
+
+  /** In-place forward complex FFT of this.re / this.im (size m); sign -1 in the exponent. */
+  _complex(inverse) {
+    const {m, re, im, bitReverse, cos} = this;
+    const sin = this.sin;
+    for (let i = 0; i < m; i++) {
+      const j = bitReverse[i];
+      if (j > i) {
+        let t = re[i]; re[i] = re[j]; re[j] = t;
+        t = im[i]; im[i] = im[j]; im[j] = t;
+      }
+    }
+    const sign = inverse ? 1 : -1;
+    for (let size = 2; size <= m; size *= 2) {
+      const half = size / 2;
+      const step = (2 * m) / size; // twiddle stride in the size-n table
+      for (let start = 0; start < m; start += size) {
+        for (let k = 0; k < half; k++) {
+          const wr = cos[k * step];
+          const wi = sign * sin[k * step];
+          const a = start + k;
+          const b = a + half;
+          const tr = re[b] * wr - im[b] * wi;
+          const ti = re[b] * wi + im[b] * wr;
+          re[b] = re[a] - tr;
+          im[b] = im[a] - ti;
+          re[a] += tr;
+          im[a] += ti;
+        }
+      }
+    }
+  }
+
+  /**
+   * Spectrum of n real samples: bins 0 .. n/2 into outRe / outIm (at an offset).
+   *
+   * @param {ArrayLike<number>} x n samples (already windowed).
+   */
+  forward(x, outRe, outIm, offset = 0) {
+    const {m, re, im, cos, sin} = this;
+    for (let i = 0; i < m; i++) {
+      re[i] = x[2 * i];
+      im[i] = x[2 * i + 1];
+    }
+    this._complex(false);
+    for (let k = 0; k <= m; k++) {
+      const a = k % m;
+      const b = (m - k) % m;
+      const zr = re[a], zi = im[a], cr = re[b], ci = -im[b]; // Z[k], conj(Z[m - k])
+      const er = (zr + cr) / 2, ei = (zi + ci) / 2; // even part
+      const or = (zi - ci) / 2, oi = -(zr - cr) / 2; // (Z - conj) / 2i: odd part
+      const wr = k < m ? cos[k] : -1, wi = k < m ? -sin[k] : 0; // e^{-2 pi i k / n}
+      outRe[offset + k] = er + wr * or - wi * oi;
+      outIm[offset + k] = ei + wr * oi + wi * or;
+    }
+  }
+
+  /**
+   * n real samples of a spectrum's bins 0 .. n/2 (the imaginary parts of bins 0 and n/2 are
+   * ignored, as numpy's irfft does), scaled by 1/n.
+   */
+  inverse(inRe, inIm, out, offset = 0) {
+    const {m, re, im, cos, sin} = this;
+    for (let k = 0; k < m; k++) {
+      const xr = inRe[offset + k], xi = k === 0 ? 0 : inIm[offset + k];
+      const yr = inRe[offset + m - k], yi = k === 0 ? 0 : -inIm[offset + m - k]; // conj(X[m - k])
+      const er = (xr + yr) / 2, ei = (xi + yi) / 2;
+      const dr = (xr - yr) / 2, di = (xi - yi) / 2;
+      const wr = cos[k], wi = sin[k]; // e^{+2 pi i k / n}
+      const or = dr * wr - di * wi, oi = dr * wi + di * wr;
+      re[k] = er - oi; // E + i O
+      im[k] = ei + or;
+    }
+    this._complex(true);
+    for (let i = 0; i < m; i++) {
+      out[2 * i] = re[i] / m;
+      out[2 * i + 1] = im[i] / m;
+    }
+  }
+}
