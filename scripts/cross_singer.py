@@ -102,14 +102,19 @@ def score(recipe, runs, out, listener):
     return folder
 
 
+def _one(folder, pattern):
+    found = list(Path(folder).glob(pattern))
+    if len(found) != 1:
+        raise SystemExit(f"cross_singer: expected one {pattern} in {folder}, found {len(found)}")
+    return found[0]
+
+
 def clips_csv(folder):
-    (path,) = Path(folder).glob("*_clips.csv")
-    return path
+    return _one(folder, "*_clips.csv")
 
 
 def summary(folder):
-    (path,) = Path(folder).glob("*_summary.json")
-    return json.loads(path.read_text())
+    return json.loads(_one(folder, "*_summary.json").read_text())
 
 
 def report(name, out, baseline_out):
@@ -141,7 +146,7 @@ def report(name, out, baseline_out):
     print(
         f"{name} vs {baseline_out.name}: vocals {deltas[0][0]:+.2f} / {deltas[1][0]:+.2f} dB "
         f"(mean {mean_vocals:+.2f}), accompaniment {deltas[0][1]:+.2f} / {deltas[1][1]:+.2f} dB "
-        f"(mean {mean_acc:+.2f}): {'ADOPT' if adopt else 'reject'} "
+        f"(mean {mean_acc:+.2f}); decision {'ADOPT' if adopt else 'reject'} "
         f"(rule: mean vocals >= +{GAIN} dB, neither direction below -{LOSS} dB)"
     )
     return adopt
