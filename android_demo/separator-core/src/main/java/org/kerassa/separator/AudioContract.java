@@ -33,6 +33,13 @@ public final class AudioContract {
     public static final String FORMAT = "keras_sa.tflite";
     /** The contract version this library reads. */
     public static final int VERSION = 1;
+    /** Largest n_fft accepted ({@link SignalConfig}'s bound, as in Python). */
+    public static final int MAX_N_FFT = 1 << 16;
+    /**
+     * Most elements accepted in the model's input or output tensor: the buffers for them are
+     * allocated from the contract's shapes (64 MiB of float32 at most).
+     */
+    public static final int MAX_TENSOR_ELEMENTS = 1 << 24;
 
     public final int version;
     /** {@code "float32"}, {@code "float16"}, {@code "dynamic"} or {@code "int8"}. */
@@ -61,6 +68,10 @@ public final class AudioContract {
         input = parseTensor(object(json, "input"), "input");
         output = parseTensor(object(json, "output"), "output");
         checkConventions();
+        long outputElements = (long) signal.patchFrames * signal.nBins * signal.sources.size();
+        if (outputElements > MAX_TENSOR_ELEMENTS) {
+            throw new ContractException("a model output of " + outputElements + " values (at most " + MAX_TENSOR_ELEMENTS + ")");
+        }
         int[] expectedInput = {1, signal.patchFrames, signal.nBins, 1};
         if (!Arrays.equals(input.shape(), expectedInput)) {
             throw new ContractException("input shape " + Arrays.toString(input.shape()) + ", the signal settings need "
@@ -182,9 +193,13 @@ public final class AudioContract {
         if (dims == null) {
             throw new ContractException(what + ": missing \"shape\"");
         }
+        if (dims.size() > 8) {
+            throw new ContractException(what + ": a shape of " + dims.size() + " dimensions");
+        }
         int[] shape = new int[dims.size()];
         for (int i = 0; i < shape.length; i++) {
-            shape[i] = dims.get(i).getAsInt();
+            // Not getAsInt: it wraps 4294967360 around to 64.
+            shape[i] = integer(dims.get(i), what + ".shape");
         }
         String dtype = string(t, "dtype");
         float scale = t.has("scale") ? (float) number(t, "scale") : 0f;
@@ -225,9 +240,18 @@ public final class AudioContract {
     }
 
     private static int integer(JsonObject parent, String key) {
-        double value = number(parent, key);
-        if (value != Math.rint(value) || Math.abs(value) > Integer.MAX_VALUE) {
-            throw new ContractException("\"" + key + "\" must be an integer, got " + value);
+        return integer(parent.get(key), key);
+    }
+
+    private static int integer(JsonElement element, String key) {
+        if (element == null || !element.isJsonPrimitive() || !element.getAsJsonPrimitive().isNumber()) {
+            throw new ContractException("missing number \"" + key + "\"");
+        }
+        // Written as a JSON integer, as the Python reader requires (64.0 and 6.4e1 are floats there).
+        String text = element.getAsString();
+        long value = text.matches("-?[0-9]{1,10}") ? Long.parseLong(text) : Long.MAX_VALUE;
+        if (Math.abs(value) > Integer.MAX_VALUE) {
+            throw new ContractException("\"" + key + "\" must be an integer, got " + text);
         }
         return (int) value;
     }
@@ -236,12 +260,36 @@ public final class AudioContract {
     public static final class ContractException extends IllegalArgumentException {
         private static final long serialVersionUID = 1L;
 
+        /** Longest message; a longer one keeps its start and its end. */
+        static final int MAX_MESSAGE = 240;
+
         public ContractException(String message) {
-            super("audio contract: " + message);
+            super(oneLine("audio contract: " + message));
         }
 
         public ContractException(String message, Throwable cause) {
-            super("audio contract: " + message, cause);
+            super(oneLine("audio contract: " + message), cause);
+        }
+
+        /**
+         * The message as one short line: it quotes the contract's own strings, which may hold
+         * line breaks or run to megabytes.
+         */
+        private static String oneLine(String message) {
+            StringBuilder s = new StringBuilder(Math.min(message.length(), 4 * MAX_MESSAGE));
+            for (int i = 0; i < message.length(); i++) {
+                char c = message.charAt(i);
+                if (Character.isISOControl(c)) {
+                    s.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
+                } else {
+                    s.append(c);
+                }
+            }
+            if (s.length() > MAX_MESSAGE) {
+                int tail = MAX_MESSAGE / 4;
+                s.replace(MAX_MESSAGE - tail - 3, s.length() - tail, "...");
+            }
+            return s.toString();
         }
     }
 }

@@ -48,11 +48,15 @@ public final class SignalConfig {
      */
     public SignalConfig(int sampleRate, int nFft, int hopLength, int nBins, int patchFrames, int windowHop,
             Integer windowMargin, String compression, float compressionStrength, List<String> sources) {
-        if (sampleRate <= 0) {
-            throw new IllegalArgumentException("sample_rate must be positive, got " + sampleRate);
-        }
-        if (nFft <= 0 || hopLength <= 0 || hopLength > nFft) {
-            throw new IllegalArgumentException("need 0 < hop_length <= n_fft, got n_fft=" + nFft + " hop_length=" + hopLength);
+        // The ranges of the Python twin: a contract is outside data, and these sizes allocate.
+        checkRange("sample_rate", sampleRate, 1, 10000000);
+        checkRange("n_fft", nFft, 2, 1 << 16);
+        checkRange("hop_length", hopLength, 1, nFft);
+        checkRange("n_bins", nBins, 1, 1 << 16);
+        checkRange("patch_frames", patchFrames, 1, 1 << 12);
+        checkRange("window_hop", windowHop, 1, 1 << 12);
+        if (!(compressionStrength > 0) || Float.isInfinite(compressionStrength)) {
+            throw new IllegalArgumentException("compression_strength must be a positive number, got " + compressionStrength);
         }
         if (nBins <= 0 || nBins > nFft / 2 + 1) {
             throw new IllegalArgumentException("n_bins=" + nBins + " must lie in [1, n_fft // 2 + 1]");
@@ -72,8 +76,9 @@ public final class SignalConfig {
             throw new IllegalArgumentException(
                     "window_margin must lie in [0, patch_frames - window_hop = " + spare + "], got " + windowMargin);
         }
-        if (sources == null || sources.isEmpty()) {
-            throw new IllegalArgumentException("a model has at least one source");
+        if (sources == null || sources.isEmpty() || sources.size() > 16 || new java.util.HashSet<String>(sources).size() != sources.size()
+                || sources.contains(null) || sources.contains("")) {
+            throw new IllegalArgumentException("sources must be 1 to 16 distinct names, got " + sources);
         }
         this.sampleRate = sampleRate;
         this.nFft = nFft;
@@ -85,6 +90,12 @@ public final class SignalConfig {
         this.compression = compression;
         this.compressionStrength = compressionStrength;
         this.sources = Collections.unmodifiableList(new ArrayList<String>(sources));
+    }
+
+    private static void checkRange(String name, int value, int low, int high) {
+        if (value < low || value > high) {
+            throw new IllegalArgumentException(name + " must be a whole number in [" + low + ", " + high + "], got " + value);
+        }
     }
 
     /** Bins of the one-sided spectrum: {@code n_fft / 2 + 1}. */

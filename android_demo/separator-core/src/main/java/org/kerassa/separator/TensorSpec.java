@@ -26,8 +26,8 @@ public final class TensorSpec {
             throw new IllegalArgumentException("tensor '" + name + "': unsupported dtype " + dtype
                     + " (int8, uint8 or float32)");
         }
-        if (isQuantized() && !(scale > 0f)) {
-            throw new IllegalArgumentException("tensor '" + name + "': " + dtype + " needs a positive scale");
+        if (isQuantized() && !(scale > 0f && !Float.isInfinite(scale))) {
+            throw new IllegalArgumentException("tensor '" + name + "': " + dtype + " needs a positive finite scale");
         }
         if (isQuantized() && (zeroPoint < minValue() || zeroPoint > maxValue())) {
             throw new IllegalArgumentException("tensor '" + name + "': zero_point " + zeroPoint + " outside " + dtype);

@@ -107,6 +107,9 @@ public final class WavReader {
         if ("RIFX".equals(magic) || "RF64".equals(magic)) {
             throw new UnsupportedAudioFormatException("unsupported WAV variant " + magic + " (little-endian RIFF WAVE only)");
         }
+        if (got < 12 && isPrefix(riff, got, "RIFF\0\0\0\0WAVE")) {
+            throw new AudioFormatException("truncated WAV file: it ends inside the header");
+        }
         if (got < 12 || !"RIFF".equals(magic) || !"WAVE".equals(ascii(riff, 8))) {
             throw new AudioFormatException("not a WAV file (no RIFF/WAVE header)");
         }
@@ -339,7 +342,7 @@ public final class WavReader {
                 }
                 int read = in.read(scratch, 0, (int) Math.min(scratch.length, count));
                 if (read < 0) {
-                    throw new AudioFormatException("truncated WAV file: incomplete '" + id.trim() + "' chunk and no data chunk");
+                    throw new AudioFormatException("truncated WAV file: incomplete " + shown(id) + " chunk and no data chunk");
                 }
                 skipped = read;
             }
@@ -358,6 +361,32 @@ public final class WavReader {
             total += read;
         }
         return total;
+    }
+
+    /** Whether the first {@code length} bytes are those of {@code pattern}, NULs matching any byte. */
+    private static boolean isPrefix(byte[] b, int length, String pattern) {
+        for (int i = 0; i < length; i++) {
+            char c = pattern.charAt(i);
+            if (c != 0 && (b[i] & 0xFF) != c) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A chunk id for a message: quoted when printable ASCII, else in hex (never a control character). */
+    static String shown(String id) {
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (c < 0x20 || c > 0x7E) {
+                StringBuilder hex = new StringBuilder("0x");
+                for (int j = 0; j < id.length(); j++) {
+                    hex.append(String.format(java.util.Locale.ROOT, "%02x", (int) id.charAt(j)));
+                }
+                return hex.toString();
+            }
+        }
+        return "'" + id.trim() + "'";
     }
 
     private static String ascii(byte[] b, int at) {

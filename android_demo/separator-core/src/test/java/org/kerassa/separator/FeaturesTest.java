@@ -45,7 +45,7 @@ public class FeaturesTest {
                 assertEquals(0f, v, 0f);
             }
         }
-        SignalConfig linear = new SignalConfig(16000, 1024, 256, 512, 64, 48, "none", 0f, SIGNAL.sources);
+        SignalConfig linear = new SignalConfig(16000, 1024, 256, 512, 64, 48, "none", 1f, SIGNAL.sources);
         float[][] quiet = new float[64][512];
         quiet[0][0] = 2f;
         quiet[1][1] = 1f;
