@@ -33,8 +33,10 @@ export async function loadLiteRtRuntime(nodeModules, options = {}) {
     URL.revokeObjectURL(url);
   }
   const wasm = new URL('@litertjs/core/wasm/', base).href;
-  // Emscripten looks for the .wasm beside the worker's script unless told where it is.
-  self.Module = {locateFile: (file) => new URL(file, wasm).href};
+  // Emscripten looks for the .wasm beside the worker's script unless told where it is. Its
+  // start-up log lines (INFO, WARNING) go to stderr, which the browser shows as console errors:
+  // they are debug output here. Failures reach the page as exceptions.
+  self.Module = {locateFile: (file) => new URL(file, wasm).href, printErr: (line) => console.debug(`LiteRT: ${line}`)};
   await liteRt.loadLiteRt(wasm, {threads: Boolean(options.threads)});
   return liteRt;
 }

@@ -13,10 +13,14 @@
  * beta = 0.1102 (A - 8.7), N = (A - 7.95) / (14.36 df) + 1 taps, T = N / 2.
  */
 
+import {loadSimd} from './simd.js';
+
 export const PASSBAND = 0.913;
 export const STOPBAND = 1.0;
 export const ATTENUATION_DB = 120.0;
 const MAX_TABLE = 1 << 22;
+const simd = loadSimd();
+const shared = new Map();
 
 function gcd(a, b) {
   while (b) [a, b] = [b, a % b];
@@ -65,6 +69,14 @@ export class Resampler {
       for (let o = -this.reach; o <= this.reach; o++) total += w[o + this.reach] = this._h(p / this.up + o);
       for (let i = 0; i < this.width; i++) this.taps[p * this.width + i] = w[this.width - 1 - i] / total;
     }
+    this.tapsAt = simd ? simd.keep(this.taps) : -1;
+  }
+
+  /** The filter for a rate pair, made once (its taps stay in the SIMD memory). */
+  static shared(from, to) {
+    const key = `${from}:${to}`;
+    if (!shared.has(key)) shared.set(key, new Resampler(from, to));
+    return shared.get(key);
   }
 
   /** The continuous kernel t input samples from the output sample. */
@@ -161,21 +173,33 @@ export class ResamplerStream {
     const count = Math.max(until - this.produced, 0);
     const y = new Float32Array(count);
     const x = this.input;
-    for (let i = 0; i < count; i++) {
-      const position = (this.produced + i) * down;
-      const base = Math.floor(position / up);
-      const phase = position - base * up;
-      const t = phase * width;
-      const s = base - reach - this.start;
-      let a = 0, b = 0, c = 0, d = 0, k = 0;
-      for (; k + 3 < width; k += 4) {
-        a += taps[t + k] * x[s + k];
-        b += taps[t + k + 1] * x[s + k + 1];
-        c += taps[t + k + 2] * x[s + k + 2];
-        d += taps[t + k + 3] * x[s + k + 3];
+    const firstBase = Math.floor((this.produced * down) / up);
+    if (simd && count) {
+      // The inputs these outputs read, copied next to the taps; then one SIMD dot product each.
+      const from = firstBase - reach - this.start;
+      const to = Math.floor(((this.produced + count - 1) * down) / up) - reach - this.start + width;
+      const at = simd.scratch(x.subarray(from, to)) - 4 * from;
+      for (let i = 0; i < count; i++) {
+        const position = (this.produced + i) * down;
+        const base = Math.floor(position / up);
+        y[i] = simd.dot(f.tapsAt + 4 * (position - base * up) * width, at + 4 * (base - reach - this.start), width);
       }
-      for (; k < width; k++) a += taps[t + k] * x[s + k];
-      y[i] = a + b + (c + d);
+    } else {
+      for (let i = 0; i < count; i++) {
+        const position = (this.produced + i) * down;
+        const base = Math.floor(position / up);
+        const t = (position - base * up) * width;
+        const s = base - reach - this.start;
+        let a = 0, b = 0, c = 0, d = 0, k = 0;
+        for (; k + 3 < width; k += 4) {
+          a += taps[t + k] * x[s + k];
+          b += taps[t + k + 1] * x[s + k + 1];
+          c += taps[t + k + 2] * x[s + k + 2];
+          d += taps[t + k + 3] * x[s + k + 3];
+        }
+        for (; k < width; k++) a += taps[t + k] * x[s + k];
+        y[i] = a + b + (c + d);
+      }
     }
     this.produced += count;
     // Keep the inputs the next output reads from.

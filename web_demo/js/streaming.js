@@ -118,8 +118,8 @@ export class StreamingSeparator {
     this.accompanimentIndex = signal.sources.indexOf('accompaniment');
     this.masks = new WindowedMasks(signal, model);
     const resampled = sampleRate !== signal.sampleRate;
-    const down = resampled ? new Resampler(sampleRate, signal.sampleRate) : null;
-    const up = resampled ? new Resampler(signal.sampleRate, sampleRate) : null;
+    const down = resampled ? Resampler.shared(sampleRate, signal.sampleRate) : null;
+    const up = resampled ? Resampler.shared(signal.sampleRate, sampleRate) : null;
     this.down = [];
     this.up = [];
     this.analysis = [];

@@ -20,9 +20,10 @@ export const PARTIAL_FRAME_REASON = 'truncated (it ends inside a sample frame)';
 
 const tag = (bytes, at) => String.fromCharCode(...bytes.subarray(at, at + 4));
 
-function* chunks(view, littleEndian) {
+function* chunks(view, littleEndian, size = view.byteLength) {
   let position = 12;
-  for (let i = 0; i < MAX_CHUNKS && position + 8 <= view.byteLength; i++) {
+  // Only what was read of the file is looked at (its head); size is the whole file's.
+  for (let i = 0; i < MAX_CHUNKS && position + 8 <= Math.min(size, view.byteLength); i++) {
     const length = view.getUint32(position + 4, littleEndian);
     yield {id: tag(new Uint8Array(view.buffer, view.byteOffset), position), offset: position + 8, length};
     position += 8 + length + (length & 1);
@@ -33,25 +34,25 @@ function* chunks(view, littleEndian) {
  * Why a WAV or AIFF file's header and contents disagree, or null (also for other formats and for
  * headers too odd to judge, which the decoder then reads or refuses).
  *
- * @param {Uint8Array} bytes the whole file.
+ * @param {Uint8Array} bytes the file, or its head (the first megabyte holds the headers).
+ * @param {number} size the whole file's size in bytes.
  */
-export function truncation(bytes) {
+export function truncation(bytes, size = bytes.length) {
   if (bytes.length < 12) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const riff = tag(bytes, 0);
-  if ((riff === 'RIFF' || riff === 'RF64') && tag(bytes, 8) === 'WAVE') return wavTruncation(view, riff === 'RF64');
-  if (riff === 'FORM' && ['AIFF', 'AIFC'].includes(tag(bytes, 8))) return aiffTruncation(view);
+  if ((riff === 'RIFF' || riff === 'RF64') && tag(bytes, 8) === 'WAVE') return wavTruncation(view, riff === 'RF64', size);
+  if (riff === 'FORM' && ['AIFF', 'AIFC'].includes(tag(bytes, 8))) return aiffTruncation(view, size);
   return null;
 }
 
-function wavTruncation(view, rf64) {
-  const size = view.byteLength;
+function wavTruncation(view, rf64, size) {
   let fmt = null, rf64DataSize = null, data = null;
-  for (const chunk of chunks(view, true)) {
-    if (chunk.id === 'fmt ' && chunk.length >= 16 && chunk.offset + 16 <= size) {
+  for (const chunk of chunks(view, true, size)) {
+    if (chunk.id === 'fmt ' && chunk.length >= 16 && chunk.offset + 16 <= view.byteLength) {
       fmt = {tag: view.getUint16(chunk.offset, true), rate: view.getUint32(chunk.offset + 4, true),
         byteRate: view.getUint32(chunk.offset + 8, true), blockAlign: view.getUint16(chunk.offset + 12, true)};
-    } else if (chunk.id === 'ds64' && chunk.length >= 16 && chunk.offset + 16 <= size) {
+    } else if (chunk.id === 'ds64' && chunk.length >= 16 && chunk.offset + 16 <= view.byteLength) {
       rf64DataSize = Number(view.getBigUint64(chunk.offset + 8, true));
     } else if (chunk.id === 'data') {
       data = chunk;
@@ -74,10 +75,10 @@ function wavTruncation(view, rf64) {
   return fmt.byteRate ? truncationReason(length / fmt.byteRate, held / fmt.byteRate) : null;
 }
 
-function aiffTruncation(view) {
+function aiffTruncation(view, size) {
   const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
   let comm = null, ssnd = null;
-  for (const chunk of chunks(view, false)) {
+  for (const chunk of chunks(view, false, size)) {
     if (chunk.id === 'COMM' && chunk.length >= 18) comm = chunk;
     else if (chunk.id === 'SSND' && chunk.length >= 8) ssnd = chunk;
   }
@@ -91,7 +92,7 @@ function aiffTruncation(view) {
   if (sampleBytes === undefined || !channels || !bits || !(rate > 0 && rate < 1e9)) return null;
   const frameBytes = channels * (sampleBytes || Math.ceil(bits / 8));
   const start = ssnd.offset + 8 + view.getUint32(ssnd.offset, false);
-  const held = Math.floor(Math.max(0, Math.min(ssnd.offset + ssnd.length, view.byteLength) - start) / frameBytes);
+  const held = Math.floor(Math.max(0, Math.min(ssnd.offset + ssnd.length, size) - start) / frameBytes);
   return frames <= held ? null : truncationReason(frames / rate, held / rate);
 }
 

@@ -1,0 +1,114 @@
+/**
+ * A dot product of float32 arrays in WebAssembly SIMD (f32x4), for the resampler's filters,
+ * which are most of the signal chain's arithmetic (about 30 M multiply-adds per second of
+ * stereo 44.1 kHz audio). The module is tiny, so it is assembled here from its bytecode rather
+ * than shipped as a binary file. In WebAssembly text:
+ *
+ *   (func (export "dot") (param $t i32) (param $x i32) (param $n i32) (result f32)
+ *     (local $a v128) (local $b v128) (local $s f32)
+ *     ;; while n >= 8: a += t[0:4] * x[0:4]; b += t[4:8] * x[4:8]; t += 32; x += 32; n -= 8
+ *     ;; s = lanes of a + b summed; then while n > 0: s += t[0] * x[0]; t += 4; x += 4; n -= 1
+ *     local.get $s)
+ *
+ * Sums are float32 in eight lanes: within about 1e-6 of a double-precision sum of the same
+ * products, far below the 120 dB filter's own error.
+ */
+
+const leb = (n) => {
+  const out = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return out;
+};
+const section = (id, bytes) => [id, ...leb(bytes.length), ...bytes];
+const name = (s) => [s.length, ...[...s].map((c) => c.charCodeAt(0))];
+
+const [T, X, N, A, B, S] = [0, 1, 2, 3, 4, 5];
+const get = (i) => [0x20, i];
+const set = (i) => [0x21, i];
+const simd = (op) => [0xfd, ...leb(op)];
+const V128_LOAD = (offset) => [...simd(0x00), 4, offset];
+const F32X4_ADD = simd(0xe4);
+const F32X4_MUL = simd(0xe6);
+const LANE = (l) => [...simd(0x1f), l];
+const F32_LOAD = [0x2a, 2, 0];
+const add = (local, by) => [...get(local), 0x41, by, 0x6a, ...set(local)];
+const sub = (local, by) => [...get(local), 0x41, by, 0x6b, ...set(local)];
+
+const body = [
+  2, 2, 0x7b, 1, 0x7d, // locals: 2 x v128, 1 x f32
+  0x02, 0x40, 0x03, 0x40, // block, loop
+  ...get(N), 0x41, 8, 0x48, 0x0d, 1, // n < 8: out
+  ...get(A), ...get(T), ...V128_LOAD(0), ...get(X), ...V128_LOAD(0), ...F32X4_MUL, ...F32X4_ADD, ...set(A),
+  ...get(B), ...get(T), ...V128_LOAD(16), ...get(X), ...V128_LOAD(16), ...F32X4_MUL, ...F32X4_ADD, ...set(B),
+  ...add(T, 32), ...add(X, 32), ...sub(N, 8),
+  0x0c, 0, 0x0b, 0x0b, // br loop, end, end
+  ...get(A), ...get(B), ...F32X4_ADD, ...set(A),
+  ...get(A), ...LANE(0), ...get(A), ...LANE(1), 0x92,
+  ...get(A), ...LANE(2), ...get(A), ...LANE(3), 0x92, 0x92, ...set(S),
+  0x02, 0x40, 0x03, 0x40,
+  ...get(N), 0x45, 0x0d, 1, // n == 0: out
+  ...get(S), ...get(T), ...F32_LOAD, ...get(X), ...F32_LOAD, 0x94, 0x92, ...set(S),
+  ...add(T, 4), ...add(X, 4), ...sub(N, 1),
+  0x0c, 0, 0x0b, 0x0b,
+  ...get(S), 0x0b,
+];
+
+const bytes = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  ...section(1, [1, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7d]), // (i32, i32, i32) -> f32
+  ...section(3, [1, 0]),
+  ...section(5, [1, 0, 1]), // one memory, one page to start with
+  ...section(7, [2, ...name('memory'), 2, 0, ...name('dot'), 0, 0]),
+  ...section(10, [1, ...leb(body.length), ...body]),
+]);
+
+/**
+ * The SIMD dot product with a bump allocator over its memory, or null where WebAssembly SIMD is
+ * unavailable (the resampler then uses plain JavaScript).
+ */
+export function loadSimd() {
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+    return new SimdMemory(instance.exports);
+  } catch {
+    return null;
+  }
+}
+
+class SimdMemory {
+  constructor({memory, dot}) {
+    this.memory = memory;
+    this.dot = dot;
+    this.used = 0; // bytes of permanent allocations (filter taps)
+    this.floats = new Float32Array(memory.buffer);
+  }
+
+  _ensure(bytes) {
+    const missing = bytes - this.memory.buffer.byteLength;
+    if (missing > 0) {
+      this.memory.grow(Math.ceil(missing / 65536));
+      this.floats = new Float32Array(this.memory.buffer);
+    }
+  }
+
+  /** Copies a permanent array in; returns its byte offset. */
+  keep(values) {
+    const at = this.used;
+    this._ensure(at + values.length * 4);
+    this.floats.set(values, at / 4);
+    this.used += values.length * 4;
+    return at;
+  }
+
+  /** Copies a temporary array in, after the permanent ones (valid until the next call); returns its byte offset. */
+  scratch(values) {
+    this._ensure(this.used + values.length * 4);
+    this.floats.set(values, this.used / 4);
+    return this.used;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Spectrograms for the eye: one column per pixel, each the magnitude spectrum of one Hann-windowed
+ * frame of the mono down-mix at that column's time, in dB on a log-frequency axis. The cost and
+ * memory are the canvas's, whatever the recording's length.
+ */
+
+import {RealFft} from './fft.js';
+import {hannWindow} from './signal.js';
+
+const N_FFT = 2048;
+const fft = new RealFft(N_FFT);
+const window = hannWindow(N_FFT);
+
+/** A dark-to-bright colour for v in [0, 1]. */
+function colour(v) {
+  const r = Math.min(255, Math.round(255 * Math.min(1, 1.6 * v)));
+  const g = Math.round(255 * Math.max(0, Math.min(1, 2 * v - 0.6)));
+  const b = Math.round(255 * Math.max(0, 0.5 - Math.abs(v - 0.3)) * 1.4 + 40 * (1 - v));
+  return [r, g, b];
+}
+
+/**
+ * Draws the spectrogram of planar samples into a canvas.
+ *
+ * @param {HTMLCanvasElement} canvas
+ * @param {Float32Array[]} channels
+ * @param {number} sampleRate
+ */
+export function drawSpectrogram(canvas, channels, sampleRate) {
+  const {width, height} = canvas;
+  const context = canvas.getContext('2d');
+  const image = context.createImageData(width, height);
+  const length = channels[0].length;
+  const frame = new Float64Array(N_FFT);
+  const re = new Float64Array(N_FFT / 2 + 1);
+  const im = new Float64Array(N_FFT / 2 + 1);
+  const low = 40, high = Math.min(16000, sampleRate / 2);
+  const binOfRow = Array.from({length: height}, (_, y) => {
+    const hz = low * (high / low) ** ((height - 1 - y) / (height - 1));
+    return Math.min(N_FFT / 2, Math.round((hz * N_FFT) / sampleRate));
+  });
+  for (let x = 0; x < width; x++) {
+    const centre = Math.floor(((x + 0.5) / width) * length);
+    for (let i = 0; i < N_FFT; i++) {
+      const t = centre - N_FFT / 2 + i;
+      let s = 0;
+      if (t >= 0 && t < length) for (const c of channels) s += c[t];
+      frame[i] = (s / channels.length) * window[i];
+    }
+    fft.forward(frame, re, im);
+    for (let y = 0; y < height; y++) {
+      const k = binOfRow[y];
+      const db = 20 * Math.log10(Math.hypot(re[k], im[k]) + 1e-9);
+      const [r, g, b] = colour(Math.max(0, Math.min(1, (db + 60) / 90)));
+      const at = 4 * (y * width + x);
+      image.data[at] = r;
+      image.data[at + 1] = g;
+      image.data[at + 2] = b;
+      image.data[at + 3] = 255;
+    }
+  }
+  context.putImageData(image, 0, 0);
+}
