@@ -10,10 +10,19 @@
 #
 # --require-golden: fail, rather than skip the parity tests, when the golden vectors
 # (written by tools/make_golden.py; not committed) are absent.
+# Test class names (e.g. MutationTest) after it run only those classes; a longer mutation
+# campaign: KERASSA_MUTATION_ITERATIONS=25 KERASSA_MUTATION_SEED=7 ./run_jvm_tests.sh MutationTest
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if [ "${1:-}" = "--require-golden" ] && [ ! -f separator-core/src/test/resources/golden/manifest.json ]; then
+require_golden=
+if [ "${1:-}" = "--require-golden" ]; then
+    require_golden=1
+    shift
+fi
+only=("$@")
+
+if [ -n "$require_golden" ] && [ ! -f separator-core/src/test/resources/golden/manifest.json ]; then
     echo "run_jvm_tests.sh: no golden vectors; write them first with" \
         ".venv/bin/python android_demo/tools/make_golden.py --data ../shared/data/mir1k" >&2
     exit 1
@@ -53,6 +62,10 @@ javac -Xlint:all -encoding UTF-8 -cp "$out/main:$gson:$junit:$hamcrest" -d "$out
 
 classpath="$out/test:$out/main:$core/src/test/resources:$gson:$junit:$hamcrest"
 tests=$(cd "$core/src/test/java" && find . -name '*Test.java' | sed 's|^\./||; s|\.java$||; s|/|.|g' | sort)
+if [ ${#only[@]} -gt 0 ]; then
+    tests=$(for name in "${only[@]}"; do echo "$tests" | grep -x "\(.*\.\)\?$name" \
+        || { echo "run_jvm_tests.sh: no test class $name" >&2; exit 1; }; done)
+fi
 echo "javac $(javac -version 2>&1 | cut -d' ' -f2): compiled $(wc -l < "$out/main-sources.txt") main and $(( $(wc -l < "$out/test-sources.txt") - 1 )) test sources; running $(echo "$tests" | wc -l) test classes"
 # shellcheck disable=SC2086
 java -cp "$classpath" JvmTestRunner $tests

@@ -33,6 +33,8 @@ public final class AudioContract {
     public static final String FORMAT = "keras_sa.tflite";
     /** The contract version this library reads. */
     public static final int VERSION = 1;
+    /** Longest contract text {@link #read} reads. */
+    public static final int MAX_CHARS = 1 << 20;
     /** Largest n_fft accepted ({@link SignalConfig}'s bound, as in Python). */
     public static final int MAX_N_FFT = 1 << 16;
     /**
@@ -103,7 +105,10 @@ public final class AudioContract {
         }
     }
 
-    /** Parses a contract from a UTF-8 stream (the stream is not closed). */
+    /**
+     * Parses a contract from a UTF-8 stream (the stream is not closed); refuses one of more than
+     * {@link #MAX_CHARS} characters (a contract has a few thousand) without reading further.
+     */
     public static AudioContract read(InputStream in) throws IOException {
         Reader reader = new InputStreamReader(in, StandardCharsets.UTF_8);
         StringBuilder text = new StringBuilder();
@@ -111,6 +116,9 @@ public final class AudioContract {
         int count;
         while ((count = reader.read(buffer)) >= 0) {
             text.append(buffer, 0, count);
+            if (text.length() > MAX_CHARS) {
+                throw new ContractException("more than " + MAX_CHARS + " characters: not a contract");
+            }
         }
         return parse(text.toString());
     }

@@ -214,6 +214,8 @@ public class MutationTest {
         String check();
 
         String show();
+
+        int size();
     }
 
     private interface Source {
@@ -231,6 +233,7 @@ public class MutationTest {
         final long[] stats = {0, 0}; // done, slowest (ns)
         final java.util.Map<String, String> problems = new java.util.LinkedHashMap<String, String>();
         final long[] found = {0};
+        final long[] slowest = {0};
         Thread worker = new Thread(new Runnable() {
             @Override
             public void run() {
@@ -255,7 +258,10 @@ public class MutationTest {
                         synchronized (stats) {
                             current.set(null);
                             stats[0] = i + 1;
-                            stats[1] = Math.max(stats[1], took);
+                            if (took > stats[1]) {
+                                stats[1] = took;
+                                slowest[0] = input.size();
+                            }
                         }
                         if (problem != null) {
                             // Go on, to report up to 10 kinds of problem from one run.
@@ -298,8 +304,8 @@ public class MutationTest {
             fail(report.toString());
         }
         assertEquals(iterations, stats[0]);
-        System.out.printf(Locale.ROOT, "%s: %d inputs, seed %d, %.1f s, slowest input %.1f ms%n", name, stats[0], seed,
-                (System.nanoTime() - start) / 1e9, stats[1] / 1e6);
+        System.out.printf(Locale.ROOT, "%s: %d inputs, seed %d, %.1f s, slowest input %.1f ms (%d bytes or characters)%n", name,
+                stats[0], seed, (System.nanoTime() - start) / 1e9, stats[1] / 1e6, slowest[0]);
     }
 
     // ---------------------------------------------------------------- the campaigns
@@ -321,6 +327,11 @@ public class MutationTest {
                     @Override
                     public String show() {
                         return Mutations.hex(input);
+                    }
+
+                    @Override
+                    public int size() {
+                        return input.length;
                     }
                 };
             }
@@ -350,6 +361,7 @@ public class MutationTest {
 
     @Test
     public void everyTruncationOfAValidFileIsRefusedAsTruncated() throws Exception {
+        long start = System.nanoTime();
         Random random = new Random(SEED);
         int cuts = 0;
         for (int n = 0; n < 300 * MULTIPLIER; n++) {
@@ -395,7 +407,7 @@ public class MutationTest {
                 cuts++;
             }
         }
-        System.out.println("WAV truncations: " + cuts + " cuts refused as expected");
+        System.out.printf(Locale.ROOT, "WAV truncations: %d cuts refused as expected, %.1f s%n", cuts, (System.nanoTime() - start) / 1e9);
         assertTrue(cuts > 10000);
     }
 
@@ -492,6 +504,19 @@ public class MutationTest {
         assertRefusedContract(contract(shape, "\"shape\":[1,64.0,512,1]"), "must be an integer");
         assertRefusedContract(contract("\"n_fft\":1024", "\"n_fft\":1.024e3"), "must be an integer");
         assertRefusedContract(contract(shape, "\"shape\":[1,64,512,1,1,1,1,1,1]"), "a shape of 9 dimensions");
+        // An endless stream (a contract path that names a device or a pipe) is not read to its end.
+        InputStream endless = new InputStream() {
+            @Override
+            public int read() {
+                return '[';
+            }
+        };
+        try {
+            AudioContract.read(endless);
+            fail();
+        } catch (AudioContract.ContractException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("not a contract"));
+        }
         // The largest model output accepted: patch_frames 4096 x n_bins 32769 x 2 would be 268 M values.
         text = contract("\"n_fft\":1024", "\"n_fft\":65536").replace("\"n_bins\":512", "\"n_bins\":32769")
                 .replace("\"patch_frames\":64", "\"patch_frames\":4096");
@@ -541,6 +566,11 @@ public class MutationTest {
                     @Override
                     public String check() {
                         return checkContract(text, asStream);
+                    }
+
+                    @Override
+                    public int size() {
+                        return text.length();
                     }
 
                     @Override
