@@ -10,8 +10,11 @@ interpreter, with no option to turn it off short of losing XNNPACK.
 :func:`filtered_stderr` redirects descriptor 2 into a temporary file while
 such a library starts up, restores it (also on error), and writes back every
 line that is not one of those notices, so a real diagnostic still reaches
-the terminal. Only start-up is wrapped: while it runs, a line that another
-thread writes to descriptor 2 is delayed until the block ends.
+the terminal. Only start-up, and the MP3 decoder's calls (libmpg123 reports
+every damaged frame it skips), are wrapped: while a block runs, a line that
+another thread writes to descriptor 2 is delayed until the block ends, so
+what must not wait (progress bars) writes to a copy of descriptor 2
+(:func:`terminal_stream`).
 """
 
 import contextlib
@@ -92,6 +95,27 @@ def filtered_stderr(notices=STARTUP_NOTICES, replay_on_error=True):
             if captured.kept and (replay_on_error or not failed):
                 sys.stderr.write("\n".join(captured.kept) + "\n")
                 sys.stderr.flush()
+
+
+def terminal_stream(stream=None):
+    """A text stream on a copy of ``stream``'s descriptor, which :func:`filtered_stderr` does not hold.
+
+    Args:
+        stream: a text stream (default: ``sys.stderr``).
+
+    Returns:
+        A line-buffered text stream writing to a duplicate of the stream's
+        descriptor, or ``stream`` itself when it has none (a test's capture).
+        The caller closes a duplicate (it is not ``stream``) when done.
+    """
+    stream = stream or sys.stderr
+    try:
+        descriptor = os.dup(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return stream
+    stream.flush()
+    return os.fdopen(descriptor, "w", buffering=1, encoding=getattr(stream, "encoding", None) or "utf-8",
+                     errors="replace")
 
 
 def import_tensorflow():

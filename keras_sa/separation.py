@@ -360,7 +360,21 @@ def _separate_blocks(separator, path, blocks, target, fmt, rate, channels, total
     first = next(blocks)  # refuses an unreadable, empty or too long input before creating anything
     stream = open_stream(separator, path, rate, channels, batch_windows=_OFFLINE_BATCH_WINDOWS)
     outputs = output_paths(target, fmt)
+    created = not Path(target).exists()
     Path(target).mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_stems(stream, first, blocks, outputs, rate, channels, total, progress, io)
+    except BaseException:
+        # A failed or interrupted input leaves no empty folder it made (nor files: the writers remove theirs).
+        if created:
+            try:
+                Path(target).rmdir()
+            except OSError:
+                pass
+        raise
+
+
+def _write_stems(stream, first, blocks, outputs, rate, channels, total, progress, io):
     done = 0
     with AudioWriter(outputs["vocals"], rate, channels) as vocals_out, AudioWriter(
         outputs["accompaniment"], rate, channels

@@ -120,6 +120,22 @@ def _open(path):
         return soundfile.SoundFile(os.fspath(path))
 
 
+def _read(file, frames=-1):
+    """``frames`` float32 frames of an open file, ``(frames, channels)``.
+
+    An MP3 file is read with descriptor 2 held (:func:`_open`): libmpg123
+    prints a "Note: ..." or "[src/libmpg123/...] error: ..." line for each
+    damaged frame it skips. The ``separate`` command draws its progress
+    bars on a copy of descriptor 2, so they are not held with it.
+    """
+    if file.format != "MPEG" and not file.subtype.startswith("MPEG"):  # MP3 inside WAV too
+        return file.read(frames, dtype="float32", always_2d=True)
+    from keras_sa.native_logs import DECODER_NOTICES, filtered_stderr
+
+    with filtered_stderr(DECODER_NOTICES):
+        return file.read(frames, dtype="float32", always_2d=True)
+
+
 def audio_info(path):
     """Reads an audio file's header without decoding it.
 
@@ -176,7 +192,7 @@ def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
         with _open(path) as file:
             rate = file.samplerate
             _check_length(path, file.frames, rate, max_seconds)
-            frames = file.read(dtype="float32", always_2d=True)
+            frames = _read(file)
             _check_decoded_length(path, file, frames.shape[0])
     except _SOUNDFILE_ERRORS as error:
         raise _unsupported(path, error) from None
@@ -210,7 +226,10 @@ def _check_length(path, frames, rate, max_seconds):
 def _check_finite(path, frames):
     # A sum is NaN or infinite exactly when a sample is (audio cannot
     # overflow float64), and needs no mask the size of the song.
-    if not np.isfinite(np.sum(frames, dtype=np.float64)):
+    # +inf and -inf sum to NaN: no RuntimeWarning for that on the terminal.
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(np.sum(frames, dtype=np.float64))
+    if not finite:
         raise AudioError(path, "contains NaN or infinite samples")
 
 
@@ -249,7 +268,7 @@ def read_blocks(path, block_frames, max_seconds=None):
             block_frames = max(1, min(block_frames, MAX_BLOCK_SAMPLES // max(file.channels, 1)))
             total = 0
             while True:
-                frames = file.read(block_frames, dtype="float32", always_2d=True)
+                frames = _read(file, block_frames)
                 if frames.shape[0] == 0:
                     break
                 total += frames.shape[0]

@@ -158,7 +158,10 @@ class WavStreamReader:
 
     def _decode(self, data):
         if self.is_float:
-            samples = np.frombuffer(data, "<f4" if self.bits == 32 else "<f8").astype(np.float32)
+            # A double beyond float32's range becomes infinite, as libsndfile
+            # makes it, and is refused downstream: no RuntimeWarning here.
+            with np.errstate(over="ignore"):
+                samples = np.frombuffer(data, "<f4" if self.bits == 32 else "<f8").astype(np.float32)
         elif self.bits == 8:
             samples = (np.frombuffer(data, np.uint8).astype(np.float32) - 128) / 128
         elif self.bits == 24:

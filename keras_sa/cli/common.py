@@ -6,12 +6,120 @@ start at once.
 """
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
+import sys
+import threading
 
 
 class CommandError(Exception):
     """An error to report on one line, with a non-zero exit."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM, raised in the main thread as SIGINT raises KeyboardInterrupt.
+
+    A BaseException, so that no ``except Exception`` swallows it: it
+    unwinds the command, and every ``with`` block on the way (the output
+    writers) removes what it had not finished.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def interruptible():
+    """SIGINT and SIGTERM end the command with one line and exit code 128 + the signal.
+
+    Inside the block SIGTERM raises :class:`Interrupted` (SIGINT raises
+    KeyboardInterrupt, as always), so the outputs being written are
+    removed on the way out instead of being left half-written. At the end
+    of the block either becomes ``keras-sa: interrupted by SIGINT`` (or
+    SIGTERM) on stderr and ``SystemExit(130)`` (or 143). SIGPIPE stays
+    ignored, as Python sets it: a closed pipe raises BrokenPipeError where
+    it is written to, which each command handles.
+    """
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted) if in_main else None
+    try:
+        yield
+    except (KeyboardInterrupt, Interrupted) as error:
+        signum = getattr(error, "signum", signal.SIGINT)
+        try:
+            print(f"keras-sa: interrupted by {signal.Signals(signum).name}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # stderr closed as well
+            pass
+        raise SystemExit(128 + signum) from None
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminal:
+    """Progress output on a copy of stderr's descriptor that survives a closed pipe.
+
+    The copy is not held when :func:`keras_sa.native_logs.filtered_stderr`
+    holds descriptor 2 (around the MP3 decoder), so the bars keep moving.
+    When the reader of stderr goes away (``keras-sa separate ... 2>&1 |
+    head``), writes go to ``/dev/null`` from then on instead of stopping
+    the work: the outputs are still written, and the exit code says how it
+    went.
+    """
+
+    def __init__(self):
+        from keras_sa.native_logs import terminal_stream
+
+        self._stream = terminal_stream()
+        self._own = self._stream is not sys.stderr
+        self.closed_pipe = False
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def isatty(self):
+        return not self.closed_pipe and self._stream.isatty()
+
+    def fileno(self):
+        return self._stream.fileno()
+
+    @property
+    def encoding(self):
+        return getattr(self._stream, "encoding", "utf-8")
+
+    def _to_devnull(self):
+        self.closed_pipe = True
+        if self._own:
+            with contextlib.suppress(OSError):
+                self._stream.close()
+        self._stream = open(os.devnull, "w")
+        self._own = True
+        # The command's last line goes to descriptor 2: let it fail quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    def close(self):
+        if self._own:
+            with contextlib.suppress(OSError):
+                self._stream.close()
 
 
 def positive_int(text):

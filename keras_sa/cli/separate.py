@@ -3,7 +3,7 @@
 import os
 import sys
 
-from keras_sa.cli.common import CommandError, load_separator, non_negative_int
+from keras_sa.cli.common import CommandError, Terminal, interruptible, load_separator, non_negative_int
 
 # Seconds of audio done and to do, the time left, and the speed; tqdm adds
 # ", " before the postfix.
@@ -65,10 +65,10 @@ def _durations(inputs):
     return durations
 
 
-def _bar(tqdm, args, total, **kwargs):
+def _bar(tqdm, args, terminal, total, **kwargs):
     # No bar for an input without a length in its header: it is refused at once.
     return tqdm(unit="s", bar_format=BAR_FORMAT, disable=args.quiet or not total, total=total, leave=False,
-                dynamic_ncols=True, file=sys.stderr, **kwargs)
+                dynamic_ncols=True, file=terminal, **kwargs)
 
 
 def _advance(bar, seconds):
@@ -82,7 +82,7 @@ def _advance(bar, seconds):
     bar.update(0)
 
 
-def _failed(tqdm, inputs, message):
+def _failed(tqdm, terminal, inputs, message):
     """Report a failed input; returns ``message``.
 
     In a batch each failure gets its line as it happens and the command
@@ -90,13 +90,13 @@ def _failed(tqdm, inputs, message):
     line, printed at the end.
     """
     if len(inputs) > 1:
-        _say(tqdm, f"keras-sa: error: {message}")
+        _say(tqdm, terminal, f"keras-sa: error: {message}")
     return message
 
 
-def _say(tqdm, line):
+def _say(tqdm, terminal, line):
     """A line on stderr that leaves the progress bars intact."""
-    tqdm.write(line, file=sys.stderr)
+    tqdm.write(line, file=terminal)
 
 
 def run(args):
@@ -114,26 +114,42 @@ def run(args):
     if not os.access(out_root, os.W_OK):
         raise CommandError(f"{out_root}: output folder is not writable")
 
+    terminal = Terminal()
+    try:
+        with interruptible():
+            separator = load_separator(args.model, args.backend, args.threads)
+            failures = _separate_all(args, separator, inputs, out_root, terminal)
+    finally:
+        terminal.close()
+    if len(failures) == 1 and len(inputs) == 1:
+        raise CommandError(failures[0])
+    if failures:
+        raise CommandError(f"{len(failures)} of {len(inputs)} input(s) failed")
+
+
+def _separate_all(args, separator, inputs, out_root, terminal):
+    """Separate each input in turn; returns the failures' messages."""
     from tqdm import tqdm
 
     from keras_sa.audio import AudioError
     from keras_sa.separation import output_paths, separate_file
 
-    separator = load_separator(args.model, args.backend, args.threads)
     durations = _durations(inputs)
     failures = []
     overall = None
     if len(inputs) > 1:
-        overall = _bar(tqdm, args, total=sum(d for d in durations if d), desc=f"{len(inputs)} files", position=0)
+        overall = _bar(tqdm, args, terminal, total=sum(d for d in durations if d), desc=f"{len(inputs)} files",
+                       position=0)
     for path, duration in zip(inputs, durations):
         start = overall.n if overall is not None else 0.0
         target = out_root / path.stem
         existing = [str(p) for p in output_paths(target, args.format).values() if p.exists()]
         if existing and not args.overwrite:
-            failures.append(_failed(tqdm, inputs, f"{existing[0]}: exists (use --overwrite)"))
+            failures.append(_failed(tqdm, terminal, inputs, f"{existing[0]}: exists (use --overwrite)"))
         else:
             try:
-                with _bar(tqdm, args, total=duration, desc=path.name, position=int(overall is not None)) as bar:
+                with _bar(tqdm, args, terminal, total=duration, desc=path.name,
+                          position=int(overall is not None)) as bar:
 
                     def progress(done, total):
                         seconds = min(duration * done / total, duration) if duration and total else 0.0
@@ -145,15 +161,12 @@ def run(args):
 
                     seconds = separate_file(separator, path, target, args.format, args.max_seconds, progress)
             except (AudioError, OSError) as error:
-                failures.append(_failed(tqdm, inputs, str(error)))
+                failures.append(_failed(tqdm, terminal, inputs, str(error)))
             else:
                 if not args.quiet:
-                    _say(tqdm, f"{path} -> {target}/ ({seconds:.1f} s)")
+                    _say(tqdm, terminal, f"{path} -> {target}/ ({seconds:.1f} s)")
         if overall is not None and duration:
             _advance(overall, start + duration)
     if overall is not None:
         overall.close()
-    if len(failures) == 1 and len(inputs) == 1:
-        raise CommandError(failures[0])
-    if failures:
-        raise CommandError(f"{len(failures)} of {len(inputs)} input(s) failed")
+    return failures

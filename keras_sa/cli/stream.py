@@ -13,7 +13,7 @@ ends the command quietly with exit code 0.
 import os
 import sys
 
-from keras_sa.cli.common import CommandError, load_separator, non_negative_int
+from keras_sa.cli.common import CommandError, interruptible, load_separator, non_negative_int
 
 # Input frames per read: small enough to keep the pipe moving (93 ms at
 # 44.1 kHz), large enough that the per-call cost stays negligible.
@@ -51,6 +51,13 @@ def _quiet_exit_on_closed_stdout():
 
 def run(args):
     """Separate stdin's WAV stream, writing the chosen stem to stdout as it goes."""
+    with interruptible():
+        _run(args)
+
+
+def _run(args):
+    import numpy as np
+
     from keras_sa.audio import AudioError
     from keras_sa.audio.wavstream import WavStreamReader, WavStreamWriter
 
@@ -75,7 +82,10 @@ def run(args):
         writer = WavStreamWriter(sys.stdout.buffer, reader.sample_rate, reader.channels, args.format)
         for block in reader.blocks(_BLOCK_FRAMES):
             try:
-                stems = stream.process(block)
+                # The stream's NaN check sums the block: +inf and -inf make a
+                # NaN there, which numpy would announce with a RuntimeWarning.
+                with np.errstate(invalid="ignore"):
+                    stems = stream.process(block)
             except ValueError as error:  # NaN or infinite samples
                 raise CommandError(f"stdin: {error} (after {position} frames)") from None
             position += block.shape[1]

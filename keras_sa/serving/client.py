@@ -294,17 +294,9 @@ class RestClient(_Client):
         if "error" in response:
             raise ServingError(f"{self.endpoint}: {response['error']!s:.500}")
         try:
-            if "predictions" in response:
-                rows = response["predictions"]
-                if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-                    raise TypeError("'predictions' is not a list of objects")
-                outputs = {name: np.asarray([row[name] for row in rows], np.float32) for name in OUTPUTS}
-            elif "outputs" in response:
-                if not isinstance(response["outputs"], dict):
-                    raise TypeError("'outputs' is not an object")
-                outputs = {name: np.asarray(response["outputs"][name], np.float32) for name in OUTPUTS}
-            else:
-                raise ServingError(f"{self.endpoint}: the answer has neither 'predictions' nor 'outputs'")
+            # Numbers beyond float32's range become infinite (refused below), without a RuntimeWarning.
+            with np.errstate(over="ignore"):
+                outputs = self._outputs(response)
         # OverflowError: an integer beyond float range; RecursionError: lists
         # nested deeper than numpy (or Python) follows.
         except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as error:
@@ -313,6 +305,19 @@ class RestClient(_Client):
             if not np.isfinite(values).all():
                 raise ServingError(f"{self.endpoint}: the answer's {name} holds NaN or infinite values")
         return outputs
+
+    def _outputs(self, response):
+        """The outputs of a decoded answer (a dict) in either format, as float32 arrays."""
+        if "predictions" in response:
+            rows = response["predictions"]
+            if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                raise TypeError("'predictions' is not a list of objects")
+            return {name: np.asarray([row[name] for row in rows], np.float32) for name in OUTPUTS}
+        if "outputs" in response:
+            if not isinstance(response["outputs"], dict):
+                raise TypeError("'outputs' is not an object")
+            return {name: np.asarray(response["outputs"][name], np.float32) for name in OUTPUTS}
+        raise ServingError(f"{self.endpoint}: the answer has neither 'predictions' nor 'outputs'")
 
     def send(self, request):
         """POST a payload; returns the decoded JSON answer.
