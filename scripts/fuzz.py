@@ -124,7 +124,7 @@ def run(name, args):
     with open(os.path.join(workdir, "log.txt")) as log_file:
         log = log_file.read()
     summary = summarize(name, log, result.returncode, time.monotonic() - start, workdir)
-    summary["command"] = " ".join(["scripts/fuzz.py", name] + sys.argv[1:]).replace(f" {name} {name}", f" {name}")
+    summary["command"] = " ".join(["scripts/fuzz.py", *sys.argv[1:]])
     with open(os.path.join(workdir, "summary.json"), "w") as file:
         json.dump(summary, file, indent=2)
     return summary

@@ -83,6 +83,28 @@ def truncation(path):
     return None
 
 
+def zero_data_size(path):
+    """The offset of a WAV file's ``data`` size field when it holds the 0 marker, else ``None``.
+
+    libsndfile reads a WAV whose ``data`` size is ``0xFFFFFFFF`` to the end
+    of the file, but one whose size is 0 (the other marker programs writing
+    into a pipe leave) as empty; :func:`keras_sa.audio.io` reads such a file
+    with the field seen as ``0xFFFFFFFF``, as the stream reader does.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        head = file.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        for chunk, offset, length in _chunks(file, size, "<"):
+            if chunk == b"data":
+                return offset - 4 if length == 0 and offset < size else None
+    return None
+
+
 def _chunks(file, size, endian):
     """``(id, body offset, declared size)`` of each chunk after the 12-byte file header."""
     position = 12

@@ -9,6 +9,7 @@ Every problem with an input file surfaces as :class:`AudioError`, with a
 one-line message ``"<path>: <reason>"`` that a command line can print as is.
 """
 
+import io
 import os
 import stat
 import tempfile
@@ -17,7 +18,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from keras_sa.audio.headers import truncation, truncation_reason
+from keras_sa.audio.headers import truncation, truncation_reason, zero_data_size
 
 SOXR_QUALITY = "HQ"  # offline and streamed resampling alike
 
@@ -116,8 +117,51 @@ def _open(path):
     """
     from keras_sa.native_logs import DECODER_NOTICES, filtered_stderr
 
+    try:
+        marker = zero_data_size(path)
+    except OSError as error:
+        raise AudioError(path, f"cannot access file ({_describe(error)})") from None
+    source = os.fspath(path) if marker is None else _Patched(path, marker, b"\xff\xff\xff\xff")
     with filtered_stderr(DECODER_NOTICES):
-        return soundfile.SoundFile(os.fspath(path))
+        try:
+            return soundfile.SoundFile(source)
+        except BaseException:
+            if marker is not None:
+                source.close()
+            raise
+
+
+class _Patched(io.RawIOBase):
+    """A file read with a few bytes at ``offset`` replaced (a WAV size marker libsndfile misreads)."""
+
+    def __init__(self, path, offset, replacement):
+        super().__init__()
+        self._file = open(path, "rb")
+        self._offset, self._replacement = offset, replacement
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, position, whence=io.SEEK_SET):
+        return self._file.seek(position, whence)
+
+    def tell(self):
+        return self._file.tell()
+
+    def readinto(self, buffer):
+        start = self._file.tell()
+        count = self._file.readinto(buffer)
+        low, high = max(start, self._offset), min(start + count, self._offset + len(self._replacement))
+        if low < high:
+            memoryview(buffer)[low - start : high - start] = self._replacement[low - self._offset : high - self._offset]
+        return count
+
+    def close(self):
+        self._file.close()
+        super().close()
 
 
 def _read(file, frames=-1):

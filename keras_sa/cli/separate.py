@@ -33,22 +33,27 @@ def register(commands):
 
 
 def collect_inputs(paths):
-    """Files named, and the audio files directly inside folders named, in order."""
+    """Files named, and the audio files directly inside folders named, in order.
+
+    Returns:
+        ``(inputs, empty)``: the input files, and the folders named that
+        hold no audio file.
+    """
     from pathlib import Path
 
     from keras_sa.data.tracks import AUDIO_EXTENSIONS
 
-    inputs = []
+    inputs, empty = [], []
     for given in paths:
         path = Path(given)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
-                print(f"keras-sa: warning: {path}: no audio files in folder", file=sys.stderr)
+                empty.append(path)
             inputs.extend(found)
         else:
             inputs.append(path)
-    return inputs
+    return inputs, empty
 
 
 def _durations(inputs):
@@ -103,9 +108,11 @@ def run(args):
     """Separate songs into vocals and accompaniment files."""
     from pathlib import Path
 
-    inputs = collect_inputs(args.inputs)
-    if not inputs:
-        raise CommandError("no input files")
+    inputs, empty = collect_inputs(args.inputs)
+    if not inputs:  # the one line says which folder was empty when one was named
+        raise CommandError(f"{empty[0]}: no audio files in folder" if len(empty) == 1 else "no input files")
+    for path in empty:
+        print(f"keras-sa: warning: {path}: no audio files in folder", file=sys.stderr)
     out_root = Path(args.out)
     try:
         out_root.mkdir(parents=True, exist_ok=True)
