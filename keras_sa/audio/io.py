@@ -61,6 +61,12 @@ def _describe(error):
     # write, the temporary one); error_string and strerror are the reason.
     text = getattr(error, "error_string", None) or getattr(error, "strerror", None)
     text = text or str(error)
+    # libsndfile says "System error." for a failed read or write; the C
+    # errno it left (cffi keeps it) says which: "No space left on device".
+    if isinstance(error, soundfile.LibsndfileError) and text.strip() == "System error.":
+        code = soundfile._ffi.errno
+        if code:
+            text = os.strerror(code)
     return " ".join(text.split()) or type(error).__name__
 
 
