@@ -113,17 +113,21 @@ def _scratch(name):
 
 
 def _decode(data):
-    from keras_sa.audio.io import audio_info, read_blocks
+    """The first byte picks the suffix (low 7 bits) and the reader: read_blocks, or load_audio (high bit)."""
+    from keras_sa.audio.io import audio_info, load_audio, read_blocks
 
     if not data:
         return
-    path = _scratch("input" + SUFFIXES[data[0] % len(SUFFIXES)])
+    path = _scratch("input" + SUFFIXES[(data[0] & 0x7F) % len(SUFFIXES)])
     with open(path, "wb") as file:
         file.write(data[1:])
     try:
         audio_info(path)
-        for _ in read_blocks(path, _BLOCK_FRAMES):
-            pass
+        if data[0] & 0x80:
+            load_audio(path)
+        else:
+            for _ in read_blocks(path, _BLOCK_FRAMES):
+                pass
     finally:
         os.remove(path)
 
@@ -174,7 +178,7 @@ def _errors():
 _PARSERS = {
     "wavstream": (_wavstream, ["keras_sa.audio.wavstream"], "WAV stream reader (keras-sa stream's stdin)"),
     "decode": (_decode, ["keras_sa.audio.io", "keras_sa.audio.headers"],
-               "audio_info + read_blocks on a file under each accepted suffix"),
+               "audio_info + read_blocks or load_audio on a file under each accepted suffix"),
     "contract": (_contract, ["keras_sa.predictors", "keras_sa.pretrained", "keras_sa.models.config",
                              "keras_sa.audio.signal"], "TFLite contract JSON (read_contract, passed_gate)"),
     "model_config": (_model_config, ["keras_sa.models.config", "keras_sa.audio.signal"], "ModelConfig.from_json"),

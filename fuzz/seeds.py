@@ -106,8 +106,9 @@ def decode_seeds():
     }
     seeds = []
     for suffix, files in by_suffix.items():
-        prefix = bytes([SUFFIXES.index(suffix)])
-        seeds += [prefix + data for data in files]
+        for reader in (0, 0x80):  # read_blocks, load_audio
+            prefix = bytes([SUFFIXES.index(suffix) | reader])
+            seeds += [prefix + data for data in files]
     return seeds
 
 

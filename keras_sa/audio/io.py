@@ -38,6 +38,13 @@ _SOUNDFILE_ERRORS = (soundfile.LibsndfileError, RuntimeError, TypeError)
 # a stereo 48 kHz song whole.
 MAX_BLOCK_SAMPLES = 1 << 22
 
+# Decoded float32 bytes per byte of file beyond which load_audio does not
+# trust a header's length with one allocation (lossless codecs expand real
+# audio 2-8 times; the rare file beyond, such as long silence in FLAC, is
+# read block by block, to the same result).
+_PLAUSIBLE_EXPANSION = 64
+_PLAUSIBLE_BYTES = 64 << 20
+
 # Formats whose header states the exact length, so a shorter decode is a
 # truncated file (WAV and AIFF are checked on the header, before decoding).
 _EXACT_LENGTH_FORMATS = ("FLAC",)
@@ -242,7 +249,7 @@ def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
         with _open(path) as file:
             rate = file.samplerate
             _check_length(path, file.frames, rate, max_seconds)
-            frames = _read(file)
+            frames = _read_all(path, file)
             _check_decoded_length(path, file, frames.shape[0])
     except _SOUNDFILE_ERRORS as error:
         raise _unsupported(path, error) from None
@@ -261,6 +268,27 @@ def load_audio(path, sample_rate=None, mono=False, max_seconds=None):
         samples = resample(samples, rate, sample_rate)
         rate = sample_rate
     return samples, rate
+
+
+def _read_all(path, file):
+    """All of an open file's frames, ``(frames, channels)`` float32.
+
+    soundfile allocates the whole array from the length the header
+    declares. When that is more than the file could plausibly hold (a FLAC
+    header can claim 2**36 frames in a few bytes), the file is read block
+    by block instead, so memory follows what is decoded.
+    """
+    declared = file.frames * file.channels * 4
+    if declared <= max(_PLAUSIBLE_BYTES, _PLAUSIBLE_EXPANSION * os.path.getsize(path)):
+        return _read(file)
+    blocks = []
+    block_frames = max(1, MAX_BLOCK_SAMPLES // max(file.channels, 1))
+    while True:
+        block = _read(file, block_frames)
+        if block.shape[0] == 0:
+            break
+        blocks.append(block)
+    return np.concatenate(blocks) if blocks else np.zeros((0, file.channels), np.float32)
 
 
 def _check_max_seconds(max_seconds):
