@@ -158,9 +158,10 @@ class WavStreamReader:
 
     def _decode(self, data):
         if self.is_float:
-            # A double beyond float32's range becomes infinite, as libsndfile
-            # makes it, and is refused downstream: no RuntimeWarning here.
-            with np.errstate(over="ignore"):
+            # A double beyond float32's range becomes infinite, and a NaN
+            # stays NaN, as libsndfile makes them; both are refused
+            # downstream, without a RuntimeWarning here.
+            with np.errstate(over="ignore", invalid="ignore"):
                 samples = np.frombuffer(data, "<f4" if self.bits == 32 else "<f8").astype(np.float32)
         elif self.bits == 8:
             samples = (np.frombuffer(data, np.uint8).astype(np.float32) - 128) / 128
