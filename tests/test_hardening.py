@@ -255,3 +255,41 @@ def test_stream_reader_never_reads_what_a_size_field_claims():
     with pytest.raises(AudioError, match="fmt chunk of"):
         WavStreamReader(Counting(STREAM_CASES["fmt_4gb"][0]), "stdin")
     assert Counting.asked <= 1 << 16
+
+
+def test_stream_refuses_a_terminal_in_one_line():
+    import pty
+
+    main, secondary = pty.openpty()
+    try:
+        with open(os.devnull, "wb") as sink:
+            result = subprocess.run([sys.executable, "-m", "keras_sa.cli", "stream"], stdin=secondary, stdout=sink,
+                                    stderr=subprocess.PIPE, timeout=120)
+        assert result.returncode == 1
+        assert result.stderr.decode().splitlines() == [
+            "keras-sa: error: stdin is a terminal: pipe a WAV stream in (ffmpeg -i SONG -f wav - | keras-sa stream)"
+        ]
+        result = subprocess.run([sys.executable, "-m", "keras_sa.cli", "stream"], input=wav_bytes(noise(100)),
+                                stdout=secondary, stderr=subprocess.PIPE, timeout=120)
+        assert result.returncode == 1
+        assert result.stderr.decode().splitlines()[0].startswith("keras-sa: error: stdout is a terminal")
+    finally:
+        os.close(main)
+        os.close(secondary)
+
+
+def test_output_and_length_limits_are_one_line(tmp_path):
+    song = tmp_path / "song.wav"
+    song.write_bytes(wav_bytes(noise(2 * RATE)))
+    result = run_cli("separate", str(song), "-o", str(tmp_path / "out"), "--max-seconds", "1", "-q")
+    assert result.stderr.decode().splitlines() == [f"keras-sa: error: {song}: too long (2.0 s; the limit is 1 s)"]
+    blocked = tmp_path / "a_file"
+    blocked.write_text("x")
+    result = run_cli("separate", str(song), "-o", str(blocked / "out"))
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [f"keras-sa: error: {blocked / 'out'}: cannot create output folder (Not a directory)"]
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        result = run_cli("separate", str(song), "-o", str(locked))
+        assert result.stderr.decode().splitlines() == [f"keras-sa: error: {locked}: output folder is not writable"]
