@@ -255,7 +255,10 @@ async function handleFile(file) {
 }
 
 function main() {
-  $('file').addEventListener('change', (e) => handleFile(e.target.files[0]));
+  $('file').addEventListener('change', (e) => {
+    handleFile(e.target.files[0]);
+    e.target.value = ''; // picking the same file again starts again
+  });
   $('cancel').addEventListener('click', () => cancel());
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {

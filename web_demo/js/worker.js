@@ -52,9 +52,10 @@ async function separate({sampleRate, channels, chunkSeconds}) {
   model.ms = 0;
   let start = 0;
   const send = ({vocals, accompaniment}) => {
-    if (!vocals[0].length) return;
+    const count = vocals[0].length; // read before the transfer empties the arrays
+    if (!count) return;
     postMessage({type: 'stems', start, vocals, accompaniment}, [...vocals, ...accompaniment].map((a) => a.buffer));
-    start += vocals[0].length;
+    start += count;
   };
   for (let first = 0; first < total; first += chunk) {
     send(await stream.process(channels.map((c) => c.subarray(first, first + chunk))));
