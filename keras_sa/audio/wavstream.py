@@ -20,7 +20,7 @@ import struct
 import numpy as np
 
 from keras_sa.audio.headers import PARTIAL_FRAME_REASON, UNKNOWN_DATA_SIZES, truncation_reason
-from keras_sa.audio.io import AudioError
+from keras_sa.audio.io import AudioError, _check_finite
 
 #: ``data`` (and RIFF) sizes that mean "unknown: up to the end of the stream".
 UNKNOWN_SIZES = UNKNOWN_DATA_SIZES
@@ -179,7 +179,8 @@ class WavStreamReader:
 
         Raises:
             AudioError: the stream ends inside a frame, or before the
-                ``data`` size its header announced.
+                ``data`` size its header announced, or holds NaN or
+                infinite samples.
         """
         want = frames * self.block_align
         if self._left is not None:
@@ -195,7 +196,9 @@ class WavStreamReader:
                 )
         if len(data) % self.block_align:
             raise AudioError(self.name, PARTIAL_FRAME_REASON)
-        return self._decode(data)
+        samples = self._decode(data)
+        _check_finite(self.name, samples)  # the words read_blocks uses for a file
+        return samples
 
     def blocks(self, frames):
         """Yields ``(channels, n)`` float32 blocks of ``frames`` frames (the last may be shorter) to the end."""
