@@ -8,6 +8,7 @@ import {RealFft} from './fft.js';
 import {hannWindow} from './signal.js';
 
 const N_FFT = 2048;
+const DB_RANGE = 90; // from -90 dBFS (dark) to 0 dBFS (bright)
 const fft = new RealFft(N_FFT);
 const window = hannWindow(N_FFT);
 
@@ -50,8 +51,9 @@ export function drawSpectrogram(canvas, channels, sampleRate) {
     fft.forward(frame, re, im);
     for (let y = 0; y < height; y++) {
       const k = binOfRow[y];
-      const db = 20 * Math.log10(Math.hypot(re[k], im[k]) + 1e-9);
-      const [r, g, b] = colour(Math.max(0, Math.min(1, (db + 60) / 90)));
+      // dB of full scale: a full-scale sine's bin is half the window's sum.
+      const db = 20 * Math.log10((2 * Math.hypot(re[k], im[k])) / (N_FFT / 2) + 1e-12);
+      const [r, g, b] = colour(Math.max(0, Math.min(1, (db + DB_RANGE) / DB_RANGE)));
       const at = 4 * (y * width + x);
       image.data[at] = r;
       image.data[at + 1] = g;

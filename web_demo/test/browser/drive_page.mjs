@@ -2,14 +2,15 @@
 // saw: for tests/test_web.py and benchmarks/web.py.
 //
 //   node web_demo/test/browser/drive_page.mjs --url URL --out DIR [--file F]... [--live]
-//        [--cancel] [--screenshot PNG] [--chromium PATH]
+//        [--cancel] [--screenshot PNG] [--chromium PATH] [--no-save]
 //
 // Each --file is picked in turn on one page load. For each: the page's phase ('done', 'error'
 // or 'cancelled'), its error line, its statistics and the wall time from picking the file to
 // the end; for a separated file, DIR/<n>/input.wav (the decoded samples, float32),
 // vocals.wav and accompaniment.wav (the page's own downloads). --cancel clicks Cancel once the
 // first file's separation has made progress, and records whether any progress followed.
-// DIR/report.json also lists every request the page made and its console messages.
+// DIR/report.json also lists every request the page made and its console messages. --no-save
+// writes the report alone (for timing).
 import fs from 'node:fs';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
@@ -20,7 +21,7 @@ const {values: args} = parseArgs({options: {
   url: {type: 'string'}, out: {type: 'string'}, file: {type: 'string', multiple: true, default: []},
   live: {type: 'boolean', default: false}, cancel: {type: 'boolean', default: false},
   screenshot: {type: 'string'}, chromium: {type: 'string', default: process.env.KERAS_SA_CHROMIUM ?? '/usr/bin/chromium'},
-  timeout: {type: 'string', default: '600'},
+  timeout: {type: 'string', default: '600'}, 'no-save': {type: 'boolean', default: false},
 }});
 const timeout = Number(args.timeout) * 1000;
 fs.mkdirSync(args.out, {recursive: true});
@@ -65,7 +66,7 @@ try {
       attribution: document.getElementById('attribution').hidden ? null : document.getElementById('attribution').textContent,
       responsive: true,
     })));
-    if (result.phase === 'done') {
+    if (result.phase === 'done' && !args['no-save']) {
       const dir = path.join(args.out, String(index));
       fs.mkdirSync(dir, {recursive: true});
       const base64 = await page.evaluate(async () => {
@@ -83,6 +84,7 @@ try {
         await download.saveAs(path.join(dir, `${stem}.wav`));
       }
       if (args.screenshot) {
+        await page.setViewportSize({width: 820, height: 900});
         await page.evaluate(() => window.scrollTo(0, 0));
         await page.screenshot({path: args.screenshot, fullPage: true});
       }
