@@ -27,10 +27,9 @@ export class RealFft {
     }
   }
 
-  /** In-place forward complex FFT of this.re / this.im (size m); sign -1 in the exponent. */
+  /** In-place complex FFT of this.re / this.im (size m): exponent sign -1, or +1 for the inverse (unscaled). */
   _complex(inverse) {
-    const {m, re, im, bitReverse, cos} = this;
-    const sin = this.sin;
+    const {m, re, im, bitReverse, cos, sin} = this;
     for (let i = 0; i < m; i++) {
       const j = bitReverse[i];
       if (j > i) {
@@ -42,11 +41,11 @@ export class RealFft {
     for (let size = 2; size <= m; size *= 2) {
       const half = size / 2;
       const step = (2 * m) / size; // twiddle stride in the size-n table
-      for (let start = 0; start < m; start += size) {
-        for (let k = 0; k < half; k++) {
-          const wr = cos[k * step];
-          const wi = sign * sin[k * step];
-          const a = start + k;
+      // One twiddle factor per k, applied to every block of this stage.
+      for (let k = 0; k < half; k++) {
+        const wr = cos[k * step];
+        const wi = sign * sin[k * step];
+        for (let a = k; a < m; a += size) {
           const b = a + half;
           const tr = re[b] * wr - im[b] * wi;
           const ti = re[b] * wi + im[b] * wr;
