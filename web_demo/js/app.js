@@ -2,7 +2,7 @@
 
 import {declaredSampleRate} from './audio_info.js';
 import {drawSpectrogram} from './spectrogram.js';
-import {WavError, decodeWav, encodeWav, truncation} from './wav.js';
+import {WavError, decodeWav, interleave, truncation, wavHeader} from './wav.js';
 
 /** Recordings this long or longer are refused before they are decoded (memory: three copies of the samples). */
 export const MAX_SECONDS = 3600;
@@ -146,6 +146,8 @@ function separate(input, pickedAt) {
   const {sampleRate, channels} = input;
   const total = channels[0].length;
   const stems = {vocals: channels.map(() => new Float32Array(total)), accompaniment: channels.map(() => new Float32Array(total))};
+  // The WAV files' data, encoded as the stems arrive (the page's thread is free meanwhile).
+  stems.wavData = {vocals: [], accompaniment: []};
   const startedAt = performance.now();
   page.stats = {seconds: total / sampleRate, decodeMs: startedAt - pickedAt, firstAudioMs: null, separateMs: null, modelMs: null, windows: 0};
   const playing = $('live').checked;
@@ -154,6 +156,8 @@ function separate(input, pickedAt) {
       if (data.type === 'stems') {
         data.vocals.forEach((v, c) => stems.vocals[c].set(v, data.start));
         data.accompaniment.forEach((a, c) => stems.accompaniment[c].set(a, data.start));
+        stems.wavData.vocals.push(interleave(data.vocals));
+        stems.wavData.accompaniment.push(interleave(data.accompaniment));
         if (playing) playLive(data.accompaniment, sampleRate, pickedAt);
       } else if (data.type === 'progress') {
         const speed = data.done / sampleRate / (data.elapsedMs / 1000);
@@ -201,7 +205,8 @@ function baseName(name) {
 function showResults(input, stems) {
   const base = baseName(input.name);
   for (const stem of ['vocals', 'accompaniment']) {
-    const url = URL.createObjectURL(new Blob([encodeWav(stems[stem], input.sampleRate)], {type: 'audio/wav'}));
+    const header = wavHeader(input.channels.length, input.sampleRate, input.channels[0].length);
+    const url = URL.createObjectURL(new Blob([header, ...stems.wavData[stem]], {type: 'audio/wav'}));
     $(`${stem}-player`).src = url;
     $(`${stem}-download`).href = url;
     $(`${stem}-download`).download = `${base}_${stem}.wav`;

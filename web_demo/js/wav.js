@@ -153,18 +153,16 @@ export function decodeWav(bytes) {
 }
 
 /**
- * A 32-bit float WAV file of planar samples.
+ * The 44-byte header of a 32-bit float WAV file.
  *
- * @param {Float32Array[]} channels one array per channel, all of one length.
- * @param {number} sampleRate their rate in Hz.
+ * @param {number} channels channel count.
+ * @param {number} sampleRate rate in Hz.
+ * @param {number} frames samples per channel.
  * @returns {ArrayBuffer}
  */
-export function encodeWav(channels, sampleRate) {
-  const count = channels.length;
-  const frames = channels[0].length;
-  const dataBytes = frames * count * 4;
-  const buffer = new ArrayBuffer(44 + dataBytes);
-  const view = new DataView(buffer);
+export function wavHeader(channels, sampleRate, frames) {
+  const dataBytes = frames * channels * 4;
+  const view = new DataView(new ArrayBuffer(44));
   const text = (at, s) => [...s].forEach((ch, i) => view.setUint8(at + i, ch.charCodeAt(0)));
   text(0, 'RIFF');
   view.setUint32(4, 36 + dataBytes, true);
@@ -172,14 +170,40 @@ export function encodeWav(channels, sampleRate) {
   text(12, 'fmt ');
   view.setUint32(16, 16, true);
   view.setUint16(20, 3, true); // IEEE float
-  view.setUint16(22, count, true);
+  view.setUint16(22, channels, true);
   view.setUint32(24, sampleRate, true);
-  view.setUint32(28, sampleRate * count * 4, true);
-  view.setUint16(32, count * 4, true);
+  view.setUint32(28, sampleRate * channels * 4, true);
+  view.setUint16(32, channels * 4, true);
   view.setUint16(34, 32, true);
   text(36, 'data');
   view.setUint32(40, dataBytes, true);
-  const samples = new Float32Array(buffer, 44);
-  for (let i = 0; i < frames; i++) for (let c = 0; c < count; c++) samples[i * count + c] = channels[c][i];
-  return buffer;
+  return view.buffer;
+}
+
+/** Planar samples interleaved frame by frame, the layout of a WAV file's data (little-endian float32). */
+export function interleave(channels) {
+  const count = channels.length;
+  const frames = channels[0].length;
+  const out = new Float32Array(frames * count);
+  for (let c = 0; c < count; c++) {
+    const samples = channels[c];
+    for (let i = 0; i < frames; i++) out[i * count + c] = samples[i];
+  }
+  return out;
+}
+
+/**
+ * A 32-bit float WAV file of planar samples.
+ *
+ * @param {Float32Array[]} channels one array per channel, all of one length.
+ * @param {number} sampleRate their rate in Hz.
+ * @returns {ArrayBuffer}
+ */
+export function encodeWav(channels, sampleRate) {
+  const header = wavHeader(channels.length, sampleRate, channels[0].length);
+  const data = interleave(channels);
+  const out = new Uint8Array(44 + data.byteLength);
+  out.set(new Uint8Array(header));
+  out.set(new Uint8Array(data.buffer), 44);
+  return out.buffer;
 }
