@@ -61,7 +61,7 @@ _STAT = re.compile(r"^stat::(\w+):\s+(\d+)", re.M)
 # else in the log was written by the code under test: chatter a user would see.
 _LIBFUZZER_LINE = re.compile(
     r"^(#\d+|INFO:|WARNING: Failed to find function|stat::|Done \d+ runs|MERGE|MS: |Dictionary:|"
-    r"###### |\"[^\"]*\" # Uses|\s*$|.*scripts/fuzz\.py --child )"
+    r"###### |\"(?:[^\"\\]|\\.)*\" # Uses|\s*$|.*scripts/fuzz\.py --child )"
 )
 _PROGRESS = re.compile(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/", re.M)
 
@@ -130,6 +130,18 @@ def run(name, args):
     return summary
 
 
+def resummarize(name, workdir):
+    """The figures of a finished run in ``workdir``, read again from its log (its command and time kept)."""
+    workdir = os.path.join(os.path.abspath(workdir), name)
+    with open(os.path.join(workdir, "log.txt")) as log_file:
+        log = log_file.read()
+    with open(os.path.join(workdir, "summary.json")) as file:
+        before = json.load(file)
+    summary = summarize(name, log, before["exit_code"], before["seconds"], workdir)
+    summary["command"] = before["command"]
+    return summary
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
@@ -151,7 +163,13 @@ def main(argv=None):
     parser.add_argument("--max-len", type=int, default=65536, help="longest input in bytes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-memory-check", action="store_true", help="skip the per-input tracemalloc bound")
+    parser.add_argument("--summarize", action="store_true",
+                        help="fuzz nothing: print the figures of the runs already in WORKDIR from their logs")
     args = parser.parse_args(argv)
+    if args.summarize:
+        for name in args.names or harnesses.NAMES:
+            print(json.dumps(resummarize(name, args.workdir)), flush=True)
+        return 0
     if not args.runs and not args.seconds:
         parser.error("give --runs or --seconds")
     failed = 0
