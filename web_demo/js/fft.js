@@ -38,21 +38,40 @@ export class RealFft {
       }
     }
     const sign = inverse ? 1 : -1;
-    for (let size = 2; size <= m; size *= 2) {
-      const half = size / 2;
-      const step = (2 * m) / size; // twiddle stride in the size-n table
-      // One twiddle factor per k, applied to every block of this stage.
-      for (let k = 0; k < half; k++) {
-        const wr = cos[k * step];
-        const wi = sign * sin[k * step];
-        for (let a = k; a < m; a += size) {
-          const b = a + half;
-          const tr = re[b] * wr - im[b] * wi;
-          const ti = re[b] * wi + im[b] * wr;
-          re[b] = re[a] - tr;
-          im[b] = im[a] - ti;
-          re[a] += tr;
-          im[a] += ti;
+    let s = 1; // the blocks' half size: stages double it
+    if (Math.log2(m) % 2) {
+      // One radix-2 stage (twiddle 1) when the stage count is odd.
+      for (let a = 0; a < m; a += 2) {
+        const tr = re[a + 1], ti = im[a + 1];
+        re[a + 1] = re[a] - tr;
+        im[a + 1] = im[a] - ti;
+        re[a] += tr;
+        im[a] += ti;
+      }
+      s = 2;
+    }
+    // Two radix-2 stages at a time (blocks of 2s, then 4s): per k, w1 = W_2s^k for the first,
+    // w2 = W_4s^k and w2 * W_4^1 for the second; W_N^j is table entry j * n / N.
+    for (; s < m; s *= 4) {
+      const step2 = m / (2 * s); // W_4s^k = table[k * 2m / 4s]
+      for (let k = 0; k < s; k++) {
+        const w2r = cos[k * step2], w2i = sign * sin[k * step2];
+        const w1r = cos[2 * k * step2], w1i = sign * sin[2 * k * step2];
+        for (let a = k; a < m; a += 4 * s) {
+          const b = a + s, c = a + 2 * s, d = a + 3 * s;
+          let tr = re[b] * w1r - im[b] * w1i, ti = re[b] * w1i + im[b] * w1r;
+          const Ar = re[a] + tr, Ai = im[a] + ti, Br = re[a] - tr, Bi = im[a] - ti;
+          tr = re[d] * w1r - im[d] * w1i;
+          ti = re[d] * w1i + im[d] * w1r;
+          const Cr = re[c] + tr, Ci = im[c] + ti, Dr = re[c] - tr, Di = im[c] - ti;
+          const cr = Cr * w2r - Ci * w2i, ci = Cr * w2i + Ci * w2r;
+          // D * w2 * W_4^1, W_4^1 = -i (forward) or +i (inverse)
+          const er = Dr * w2r - Di * w2i, ei = Dr * w2i + Di * w2r;
+          const dr = -sign * ei, di = sign * er;
+          re[a] = Ar + cr; im[a] = Ai + ci;
+          re[c] = Ar - cr; im[c] = Ai - ci;
+          re[b] = Br + dr; im[b] = Bi + di;
+          re[d] = Br - dr; im[d] = Bi - di;
         }
       }
     }

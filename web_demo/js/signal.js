@@ -152,12 +152,14 @@ export class OverlapAdd {
     this.weight = new Float32Array(n);
     this.skip = n / 2;
     this.ready = new SampleQueue(4096);
+    this.out = new Float32Array(signal.hopLength);
     this.emitted = 0;
   }
 
   _emit(count) {
     const {sum, weight} = this;
-    const out = new Float32Array(count);
+    if (this.out.length < count) this.out = new Float32Array(count);
+    const out = this.out.subarray(0, count);
     for (let i = 0; i < count; i++) out[i] = weight[i] > FLOAT32_TINY ? sum[i] / weight[i] : sum[i];
     const skip = Math.min(this.skip, count);
     this.skip -= skip;
