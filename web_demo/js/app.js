@@ -250,7 +250,9 @@ async function handleFile(file) {
     $('status').textContent = `Done: ${s.seconds.toFixed(1)} s separated in ${(s.separateMs / 1000).toFixed(1)} s ` +
       `(${(s.seconds / (s.separateMs / 1000)).toFixed(1)}x real time; the model ${(s.modelMs / 1000).toFixed(1)} s for ${s.windows} windows)` +
       (s.firstAudioMs !== null ? `; the accompaniment started ${(s.firstAudioMs / 1000).toFixed(2)} s after the file was picked.` : '.');
+    const shown = performance.now();
     showResults(input, stems);
+    s.resultsMs = performance.now() - shown;
   } catch (error) {
     if (page.phase === 'cancelled') return;
     page.phase = 'error';

@@ -12,12 +12,13 @@ const DB_RANGE = 90; // from -90 dBFS (dark) to 0 dBFS (bright)
 const fft = new RealFft(N_FFT);
 const window = hannWindow(N_FFT);
 
-/** A dark-to-bright colour for v in [0, 1]. */
-function colour(v) {
-  const r = Math.min(255, Math.round(255 * Math.min(1, 1.6 * v)));
-  const g = Math.round(255 * Math.max(0, Math.min(1, 2 * v - 0.6)));
-  const b = Math.round(255 * Math.max(0, 0.5 - Math.abs(v - 0.3)) * 1.4 + 40 * (1 - v));
-  return [r, g, b];
+/** 256 dark-to-bright colours, RGB: index 0 is -DB_RANGE dBFS, 255 is 0 dBFS. */
+const PALETTE = new Uint8Array(3 * 256);
+for (let i = 0; i < 256; i++) {
+  const v = i / 255;
+  PALETTE[3 * i] = Math.min(255, Math.round(255 * Math.min(1, 1.6 * v)));
+  PALETTE[3 * i + 1] = Math.round(255 * Math.max(0, Math.min(1, 2 * v - 0.6)));
+  PALETTE[3 * i + 2] = Math.round(255 * Math.max(0, 0.5 - Math.abs(v - 0.3)) * 1.4 + 40 * (1 - v));
 }
 
 /**
@@ -53,11 +54,11 @@ export function drawSpectrogram(canvas, channels, sampleRate) {
       const k = binOfRow[y];
       // dB of full scale: a full-scale sine's bin is half the window's sum.
       const db = 20 * Math.log10((2 * Math.hypot(re[k], im[k])) / (N_FFT / 2) + 1e-12);
-      const [r, g, b] = colour(Math.max(0, Math.min(1, (db + DB_RANGE) / DB_RANGE)));
+      const c = 3 * Math.round(255 * Math.max(0, Math.min(1, (db + DB_RANGE) / DB_RANGE)));
       const at = 4 * (y * width + x);
-      image.data[at] = r;
-      image.data[at + 1] = g;
-      image.data[at + 2] = b;
+      image.data[at] = PALETTE[c];
+      image.data[at + 1] = PALETTE[c + 1];
+      image.data[at + 2] = PALETTE[c + 2];
       image.data[at + 3] = 255;
     }
   }
