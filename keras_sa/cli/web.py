@@ -90,6 +90,12 @@ def model_files(model=None):
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Static files from the demo folder; ``/model/`` from the model's files; isolation headers."""
 
+    # Keep-alive connections, and each response's header and body sent without waiting for the
+    # client's delayed ACK (Nagle's algorithm held every file back 40 ms: the page loads a chain
+    # of JavaScript modules, one after the other).
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
     def __init__(self, *args, model=None, contract=None, **kwargs):
         self._model_files = {"/model/model.tflite": model, "/model/model.json": contract}
         super().__init__(*args, **kwargs)
