@@ -123,6 +123,9 @@ function playLive(accompaniment, sampleRate, startedAt) {
   if (!live) {
     const context = new AudioContext({latencyHint: 'playback'});
     live = {context, next: context.currentTime + 0.05};
+    // Without a user gesture since the page loaded (a dropped file), the browser holds the
+    // audio until the next click.
+    if (context.state === 'suspended') document.addEventListener('click', () => context.resume(), {once: true});
   }
   const {context} = live;
   const buffer = new AudioBuffer({numberOfChannels: accompaniment.length, length: accompaniment[0].length, sampleRate});
@@ -175,7 +178,11 @@ function separate(input, pickedAt) {
   });
 }
 
+/** Counts the files picked (and Cancel): a file's work goes on only while it is the current one. */
+let current = 0;
+
 function cancel() {
+  current++;
   worker.terminate();
   stopLive();
   page.phase = 'cancelled';
@@ -220,6 +227,7 @@ function showResults(input, stems) {
 async function handleFile(file) {
   if (!file) return;
   if (page.phase === 'separating' || page.phase === 'decoding') cancel();
+  const run = ++current;
   const pickedAt = performance.now();
   showError(null);
   stopLive();
@@ -236,10 +244,12 @@ async function handleFile(file) {
   $('input-info').textContent = file.name;
   try {
     const input = await readInput(file);
+    if (run !== current) return; // cancelled, or another file picked, while it was decoded
     page.input = input;
     const seconds = input.channels[0].length / input.sampleRate;
     $('input-info').textContent = `${file.name}: ${seconds.toFixed(1)} s, ${input.sampleRate} Hz, ${input.channels.length} channel${input.channels.length > 1 ? 's' : ''}`;
     await workerReady;
+    if (run !== current) return;
     page.phase = 'separating';
     const stems = await separate(input, pickedAt);
     page.stems = stems;
@@ -254,7 +264,7 @@ async function handleFile(file) {
     showResults(input, stems);
     s.resultsMs = performance.now() - shown;
   } catch (error) {
-    if (page.phase === 'cancelled') return;
+    if (run !== current) return;
     page.phase = 'error';
     $('work').hidden = true;
     showError(error instanceof InputError ? error.message : `${file.name}: ${error.message}`);
