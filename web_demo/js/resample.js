@@ -175,15 +175,11 @@ export class ResamplerStream {
     const x = this.input;
     const firstBase = Math.floor((this.produced * down) / up);
     if (simd && count) {
-      // The inputs these outputs read, copied next to the taps; then one SIMD dot product each.
+      // The inputs these outputs read, copied next to the taps; the outputs in one call.
       const from = firstBase - reach - this.start;
       const to = Math.floor(((this.produced + count - 1) * down) / up) - reach - this.start + width;
-      const at = simd.scratch(x.subarray(from, to)) - 4 * from;
-      for (let i = 0; i < count; i++) {
-        const position = (this.produced + i) * down;
-        const base = Math.floor(position / up);
-        y[i] = simd.dot(f.tapsAt + 4 * (position - base * up) * width, at + 4 * (base - reach - this.start), width);
-      }
+      const phase = this.produced * down - firstBase * up;
+      y.set(simd.resample(f.tapsAt, width, up, down, phase, x.subarray(from, to), 0, count));
     } else {
       for (let i = 0; i < count; i++) {
         const position = (this.produced + i) * down;
