@@ -173,8 +173,10 @@ function separate(input, pickedAt) {
         reject(new Error(data.message));
       }
     };
-    // A copy goes to the worker: the page keeps the mixture for its spectrogram.
+    // A copy goes to the worker: the page keeps the mixture for its spectrogram, drawn while the
+    // worker separates.
     worker.postMessage({type: 'separate', sampleRate, channels: channels.map((c) => c.slice()), chunkSeconds: CHUNK_SECONDS});
+    setTimeout(() => drawSpectrogram($('spec-mixture'), channels, sampleRate));
   });
 }
 
@@ -219,7 +221,6 @@ function showResults(input, stems) {
     $(`${stem}-download`).download = `${base}_${stem}.wav`;
   }
   $('results').hidden = false;
-  drawSpectrogram($('spec-mixture'), input.channels, input.sampleRate);
   drawSpectrogram($('spec-vocals'), stems.vocals, input.sampleRate);
   drawSpectrogram($('spec-accompaniment'), stems.accompaniment, input.sampleRate);
 }
