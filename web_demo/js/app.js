@@ -9,6 +9,8 @@ export const MAX_SECONDS = 3600;
 /** Input per worker step: how often progress and live audio arrive. */
 const CHUNK_SECONDS = 1;
 const HEAD_BYTES = 1 << 20;
+/** The decoding rate of formats whose rate audio_info.js does not read (AAC/M4A, say). */
+const FALLBACK_RATE = 48000;
 
 /** The demo songs' licences: shown whenever one of them is opened. */
 const ATTRIBUTIONS = {
@@ -95,7 +97,7 @@ async function readInput(file) {
   }
   if (!decoded) {
     let rate = declaredSampleRate(head);
-    if (!(rate >= 8000 && rate <= 384000)) rate = new AudioContext().sampleRate;
+    if (!(rate >= 8000 && rate <= 384000)) rate = FALLBACK_RATE;
     try {
       const buffer = await new OfflineAudioContext(1, 1, rate).decodeAudioData(bytes);
       decoded = {sampleRate: buffer.sampleRate, channels: Array.from({length: buffer.numberOfChannels}, (_, c) => buffer.getChannelData(c))};
@@ -154,6 +156,7 @@ function separate(input, pickedAt) {
   const startedAt = performance.now();
   page.stats = {seconds: total / sampleRate, decodeMs: startedAt - pickedAt, firstAudioMs: null, separateMs: null, modelMs: null, windows: 0};
   const playing = $('live').checked;
+  let liveFailed = false;
   return new Promise((resolve, reject) => {
     onWorkerMessage = ({data}) => {
       if (data.type === 'stems') {
@@ -161,7 +164,15 @@ function separate(input, pickedAt) {
         data.accompaniment.forEach((a, c) => stems.accompaniment[c].set(a, data.start));
         stems.wavData.vocals.push(interleave(data.vocals));
         stems.wavData.accompaniment.push(interleave(data.accompaniment));
-        if (playing) playLive(data.accompaniment, sampleRate, pickedAt);
+        if (playing && !liveFailed) {
+          try {
+            playLive(data.accompaniment, sampleRate, pickedAt);
+          } catch (error) {
+            // A rate the audio output cannot take: the separation goes on without live audio.
+            liveFailed = true;
+            console.warn(`live playback is off: ${error.message}`);
+          }
+        }
       } else if (data.type === 'progress') {
         const speed = data.done / sampleRate / (data.elapsedMs / 1000);
         $('progress').value = data.done / data.total;
