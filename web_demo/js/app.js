@@ -119,7 +119,7 @@ async function readInput(file) {
 // ---------------------------------------------------------------------------------------------
 // Separation, with live playback of the accompaniment
 
-let live = null; // {context, next, started}
+let live = null; // {context, next}: the audio context and when the next piece starts
 
 function playLive(accompaniment, sampleRate, startedAt) {
   if (!live) {
