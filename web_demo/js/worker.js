@@ -5,7 +5,7 @@
 //
 // Messages in:  {type: 'load', model, contract, nodeModules, threads}
 //               {type: 'separate', sampleRate, channels: Float32Array[], chunkSeconds}
-// Messages out: {type: 'ready', quantization, modelName, latency(rate)}  {type: 'error', message}
+// Messages out: {type: 'ready', quantization, modelName, modelRate, runtimeMs, loadMs}  {type: 'error', message}
 //               {type: 'stems', start, vocals, accompaniment}  (planar Float32Arrays, transferred)
 //               {type: 'progress', done, total, elapsedMs, modelMs, windows}
 //               {type: 'done', elapsedMs, modelMs, windows, latency}
