@@ -10,7 +10,8 @@ fresh ``python -m keras_sa.cli separate SONG -o OUT --overwrite`` process, start
 Printed: the median of ``--repeats`` runs (after one untimed run of each), x real time, the
 page's split (load; decode; separation, of it the model, per window), and the peak memory of
 each side's whole process tree (the sum of the processes' proportional set sizes, sampled every
-50 ms: Chromium's browser, renderer, GPU and utility processes; Python's one process).
+50 ms: Chromium's browser, renderer, GPU and utility processes; Python's one process), and the
+same for Chromium with the page loaded and idle, what the browser costs before any audio.
 
 Run with background work paused (the figures move with other load):
     .venv/bin/python benchmarks/web.py --repeats 3
@@ -94,10 +95,14 @@ class PeakMemory:
         return self.peak_kib / 1024
 
 
-def run_page(url, out):
-    """One page run: (seconds from load to stems, report of the file, peak MB of the browser)."""
+def run_page(url, out, song=SONG):
+    """One page run: (seconds from load to stems, report of the file, peak MB of the browser).
+
+    With ``song=None`` the page is loaded and left idle: (load seconds, report, None, peak MB).
+    """
+    files = ["--file", str(song)] if song else []
     process = subprocess.Popen(
-        ["node", str(DRIVER), "--url", url, "--out", str(out), "--file", str(SONG), "--no-save"],
+        ["node", str(DRIVER), "--url", url, "--out", str(out), *files, "--no-save"],
         cwd=ROOT / "web_demo", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     memory = PeakMemory(process.pid)
@@ -106,6 +111,8 @@ def run_page(url, out):
     if process.returncode:
         sys.exit(f"the page run failed: {stderr[-2000:]}")
     report = json.loads((Path(out) / "report.json").read_text())
+    if song is None:
+        return report["loadMs"] / 1000, report, None, peak
     (result,) = report["files"]
     if result["phase"] != "done":
         sys.exit(f"the page did not separate the song: {result['error']}")
@@ -160,6 +167,7 @@ def main(argv=None):
                     f"({seconds / python[0]:.1f}x), {python[1]:.0f} MB",
                     flush=True,
                 )
+        idle = run_page(url, Path(tmp) / "idle", song=None)
     server.shutdown()
 
     def median(values):
@@ -183,6 +191,7 @@ def main(argv=None):
     print(f"| `keras-sa separate` (default model) | {python_wall:.2f} s | {seconds / python_wall:.1f} | | | | | | "
           f"{median([p[1] for p in pythons]):.0f} MB |")
     print(f"\nthe page takes {page_wall / python_wall:.2f}x the Python command's time")
+    print(f"Chromium with the page loaded and idle (model ready, nothing separated): {idle[3]:.0f} MB")
 
 
 if __name__ == "__main__":
