@@ -221,9 +221,11 @@ def test_cancel_stops_the_work_and_the_page_separates_again(server, shared_data,
     assert 0 < cancelled["progressAtCancel"] < 1
     assert cancelled["progressAfter"] == cancelled["progressAtCancel"], "progress after Cancel"
     assert again["phase"] == "done"
-    # Live mode: the accompaniment began to play while the rest was being separated.
+    # Live mode: the accompaniment began to play while the rest was being separated, within
+    # about the stream's latency of audio after the file was picked (measured: 0.25 s, decoding
+    # included; the 133 s ogg 1.06 s).
     assert again["stats"]["firstAudioMs"] is not None
-    assert again["stats"]["firstAudioMs"] < again["wallMs"]
+    assert again["stats"]["firstAudioMs"] < min(again["wallMs"], 3000)
 
 
 def test_keras_sa_web_serves_the_page_on_localhost(tmp_path):
