@@ -46,6 +46,10 @@ MIN_SNR_DB_RESAMPLED = 40.0
 def _missing():
     if shutil.which("node") is None:
         return "node is not installed"
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    if int(version.lstrip("v").split(".")[0] or 0) < 20:
+        # Debian 12's own nodejs is 18; playwright-core needs 20 or later.
+        return f"node {version} is older than 20, which playwright-core needs"
     if not (DEMO / "node_modules" / "playwright-core").is_dir() or not (DEMO / "node_modules" / "@litertjs").is_dir():
         return f"the npm packages are not installed: run `npm ci` in {DEMO}"
     if not Path(CHROMIUM).is_file():
