@@ -112,7 +112,10 @@ def _chunks(file, size, endian):
         if position + 8 > size:
             return
         file.seek(position)
-        chunk, length = struct.unpack(endian + "4sI", file.read(8))
+        header = file.read(8)
+        if len(header) < 8:  # the file shrank while it was read
+            return
+        chunk, length = struct.unpack(endian + "4sI", header)
         yield chunk, position + 8, length
         position += 8 + length + (length & 1)
 
