@@ -293,3 +293,17 @@ def test_output_and_length_limits_are_one_line(tmp_path):
         locked.mkdir(mode=0o500)
         result = run_cli("separate", str(song), "-o", str(locked))
         assert result.stderr.decode().splitlines() == [f"keras-sa: error: {locked}: output folder is not writable"]
+
+
+def test_a_missing_partial_last_frame_is_not_truncation(tmp_path):
+    """Whole frames decide, as in the Java core and the web page: no audio is lost to a partial frame."""
+    from keras_sa.audio.headers import truncation
+
+    data = wav_bytes(noise(RATE // 10))  # stereo 16-bit: 4 bytes a frame
+    frames = RATE // 10
+    path = tmp_path / "partial.wav"
+    path.write_bytes(patch(data, data_offset(data) - 4, "<I", 4 * frames + 3))
+    assert truncation(path) is None
+    assert audio_info(str(path))[2] == frames
+    path.write_bytes(patch(data, data_offset(data) - 4, "<I", 4 * (frames + 1) + 3))
+    assert truncation(path) == truncation_reason((frames + 1) / RATE, frames / RATE)

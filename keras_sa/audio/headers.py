@@ -146,10 +146,15 @@ def _wav(file, size, rf64):
         if tag in _FRAME_TAGS and block_align and held % block_align:
             return PARTIAL_FRAME_REASON
         return None
+    if tag in _FRAME_TAGS and block_align and rate:
+        # Whole frames, as every reader decodes them: a data size that ends
+        # in a partial frame whose bytes are missing loses no audio.
+        declared, present = length // block_align, held // block_align
+        if declared <= present:
+            return None
+        return truncation_reason(declared / rate, present / rate)
     if length <= held:
         return None
-    if tag in _FRAME_TAGS and block_align and rate:
-        return truncation_reason(length // block_align / rate, held // block_align / rate)
     if byte_rate:
         return truncation_reason(length / byte_rate, held / byte_rate)
     return None

@@ -68,10 +68,12 @@ function wavTruncation(view, rf64, size) {
   } else if (UNKNOWN_DATA_SIZES.includes(length)) {
     return framed && held % fmt.blockAlign ? PARTIAL_FRAME_REASON : null;
   }
-  if (length <= held) return null;
   if (framed && fmt.rate) {
-    return truncationReason(Math.floor(length / fmt.blockAlign) / fmt.rate, Math.floor(held / fmt.blockAlign) / fmt.rate);
+    // Whole frames, as every reader decodes them (a missing partial last frame loses no audio).
+    const declared = Math.floor(length / fmt.blockAlign), present = Math.floor(held / fmt.blockAlign);
+    return declared <= present ? null : truncationReason(declared / fmt.rate, present / fmt.rate);
   }
+  if (length <= held) return null;
   return fmt.byteRate ? truncationReason(length / fmt.byteRate, held / fmt.byteRate) : null;
 }
 

@@ -49,6 +49,12 @@ test('a float WAV written here reads back exactly, and a cut one is refused in t
   // Only the head of a long file is read: the size comes separately.
   assert.equal(truncation(bytes.subarray(0, 1000), bytes.length), null);
   assert.equal(truncation(bytes.subarray(0, 1000), bytes.length - 8), 'truncated: header declares 0.10 s of audio, the file holds 0.10 s');
+  // A data size that ends in a partial frame whose bytes are missing loses no whole frame: read, as in Python and Java.
+  const partial = bytes.slice();
+  new DataView(partial.buffer).setUint32(40, 8 * 4410 + 5, true);
+  assert.equal(truncation(partial), null);
+  new DataView(partial.buffer).setUint32(40, 8 * 4411 + 5, true);
+  assert.equal(truncation(partial), 'truncated: header declares 0.10 s of audio, the file holds 0.10 s');
 });
 
 test('the contract parser refuses other formats, versions and conventions', () => {
