@@ -183,6 +183,21 @@ def test_signal_during_stream_is_one_line(long_song, signum, code):
     assert err.decode() == f"keras-sa: interrupted by {signal.Signals(signum).name}\n"
 
 
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_any_other_command_is_one_line(tmp_path, mir1k_root, signum, code):
+    """``evaluate`` here: every command, not only separate and stream, ends in one line."""
+    process = subprocess.Popen(
+        command("evaluate", str(mir1k_root), "--baseline", "irm", "--singers", "abjones", "-o", str(tmp_path)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdout.readline().startswith("43 clips")  # scoring has begun
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == code
+    assert err.splitlines()[-1] == f"keras-sa: interrupted by {signal.Signals(signum).name}"
+    assert "Traceback" not in err
+
+
 def test_sigpipe_and_a_closed_stdout_end_stream_quietly(long_song):
     process = _stream(long_song)
     assert len(process.stdout.read(100_000)) == 100_000

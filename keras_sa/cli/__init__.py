@@ -16,7 +16,7 @@ import logging
 import sys
 
 from keras_sa.cli import evaluate, info, separate, serving, stream, tflite, train, web
-from keras_sa.cli.common import CommandError
+from keras_sa.cli.common import CommandError, interruptible
 
 __all__ = ["CommandError", "build_parser", "main"]
 
@@ -53,9 +53,12 @@ def main(argv=None):
         level=logging.INFO if args.verbose or getattr(args, "log_info", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        args.func(args)
-    except CommandError as error:
-        print(f"keras-sa: error: {error}", file=sys.stderr)
-        return 1
+    # Every command, not only separate and stream, ends on Ctrl-C or SIGTERM
+    # with one line and 128 + the signal, never a traceback.
+    with interruptible():
+        try:
+            args.func(args)
+        except CommandError as error:
+            print(f"keras-sa: error: {error}", file=sys.stderr)
+            return 1
     return 0
