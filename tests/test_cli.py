@@ -24,6 +24,18 @@ def test_info_lists_presets_with_sizes():
         assert f"{package} {metadata.version(package)}" in result.stdout
 
 
+def test_info_sizes_a_config_file_against_the_phone_budget(tmp_path):
+    wide = models.get_preset("sa_shn_mobile").replace(name="too_wide", channels=64)
+    (tmp_path / "wide.json").write_text(wide.to_json())
+    result = run_cli("info", "--config", str(tmp_path / "wide.json"))
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.strip()}
+    assert rows["sa_shn_mobile"][-1] == "yes" and rows["shn_paper"][-1] == "no"
+    assert float(rows["too_wide"][2]) > 2.0 and rows["too_wide"][-1] == "no"  # over 2 GMAC/s
+    bad = run_cli("info", "--config", str(tmp_path / "missing.json"))
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "missing.json" in bad.stderr
+
+
 def test_evaluate_writes_per_clip_csv_and_summary(tmp_path, mir1k_root, small_model_file, capsys):
     import csv
     import json
