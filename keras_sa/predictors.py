@@ -8,8 +8,10 @@ float32). The :class:`keras_sa.separation.Separator` owns everything else
 whole signal path and differ only here.
 """
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +66,9 @@ class TFLiteModelError(ValueError):
     """A TFLite model file, or its contract beside it, that cannot be used."""
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def contract_path(tflite_path):
     """Where the audio contract of a ``.tflite`` file lives: ``<stem>.json`` beside it."""
     return Path(tflite_path).with_suffix(".json")
@@ -73,9 +78,10 @@ def read_contract(tflite_path):
     """The contract (a dict) written beside a ``.tflite`` file by ``keras_sa.export.tflite``.
 
     Raises:
-        TFLiteModelError: the contract is missing, unreadable, not JSON, or
-            its ``model`` is not a valid :class:`keras_sa.models.ModelConfig`
-            (one line naming the file).
+        TFLiteModelError: the contract is missing, unreadable, not JSON, its
+            ``model`` is not a valid :class:`keras_sa.models.ModelConfig`, or
+            its ``model_sha256`` (optional) is not a SHA-256 hex digest (one
+            line naming the file).
     """
     path = contract_path(tflite_path)
     if not path.is_file():
@@ -87,6 +93,10 @@ def read_contract(tflite_path):
         from keras_sa.models.config import ModelConfig
 
         ModelConfig.from_dict(contract["model"])
+        if "model_sha256" in contract and not (
+            isinstance(contract["model_sha256"], str) and _SHA256_HEX.fullmatch(contract["model_sha256"])
+        ):
+            raise ValueError("model_sha256 must be 64 lowercase hexadecimal digits")
     except RecursionError:
         raise TFLiteModelError(f"{path}: unreadable audio contract (JSON nests too deeply)") from None
     except OSError as error:
@@ -94,6 +104,28 @@ def read_contract(tflite_path):
     except (ValueError, KeyError, TypeError) as error:
         raise TFLiteModelError(f"{path}: unreadable audio contract ({error!s:.200})") from None
     return contract
+
+
+def check_model_bytes(tflite_path, contract, model):
+    """Check a model file's bytes against the SHA-256 its contract records.
+
+    A ``.tflite`` damaged inside its weights still parses and runs, giving
+    wrong stems; the digest catches it before the interpreter sees the bytes.
+    Contracts written before ``model_sha256`` existed are not checked.
+
+    Args:
+        tflite_path: the ``.tflite`` file (named in the error).
+        contract: its contract, from :func:`read_contract`.
+        model: the file's bytes.
+
+    Raises:
+        TFLiteModelError: the digests differ (one line naming the file).
+    """
+    expected = contract.get("model_sha256")
+    if expected is not None and hashlib.sha256(model).hexdigest() != expected:
+        raise TFLiteModelError(
+            f"{tflite_path}: the model file does not match its contract (SHA-256 differs: corrupt or replaced)"
+        )
 
 
 class TFLitePredictor:
@@ -147,6 +179,7 @@ class TFLitePredictor:
             model = path.read_bytes()
         except OSError as error:
             raise TFLiteModelError(f"{path}: cannot read the model ({error.strerror or error})") from None
+        check_model_bytes(path, self.contract, model)
         captured = None
         try:
             with filtered_stderr(replay_on_error=False) as captured:

@@ -6,6 +6,7 @@ stderr, the documented exit code, and outputs that are complete or absent
 (never a partial file, never a temporary one left behind).
 """
 
+import json
 import os
 import shutil
 import signal
@@ -219,6 +220,31 @@ def _tflite_copy(folder, name, transform):
     return target
 
 
+def _flip_weight_bytes(data):
+    """The model with a few bytes inverted inside its largest constant tensor (weights).
+
+    Still a valid flatbuffer that loads and runs: only its SHA-256 tells.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=data)
+    largest = b""
+    for detail in interpreter.get_tensor_details():
+        try:
+            values = interpreter.get_tensor(detail["index"]).tobytes()
+        except ValueError:  # not a constant: no data before allocation
+            continue
+        if len(values) > len(largest):
+            largest = values
+    start = data.find(largest)
+    assert len(largest) > 1000 and start > 0
+    damaged = bytearray(data)
+    for offset in (start + len(largest) // 3, start + len(largest) // 2, start + 2 * len(largest) // 3):
+        damaged[offset] ^= 0xFF
+    Interpreter(model_content=bytes(damaged)).allocate_tensors()  # still loads
+    return bytes(damaged)
+
+
 def _bad_models(folder):
     """``{model file: expected reason}``."""
     no_contract = _tflite_copy(folder, "no_contract", lambda data: data)
@@ -232,10 +258,18 @@ def _bad_models(folder):
         archive.writestr("config.json", "{}")
     cut_keras = folder / "cut.keras"
     cut_keras.write_bytes(pretrained.resolve("sa_shn_mobile").read_bytes()[:100_000])
+    # A contract from before model_sha256: the interpreter is what refuses these bytes.
+    old_contract = _tflite_copy(folder, "old_contract_random", lambda data: np.random.default_rng(1).bytes(len(data)))
+    contract = json.loads(old_contract.with_suffix(".json").read_text())
+    del contract["model_sha256"]
+    old_contract.with_suffix(".json").write_text(json.dumps(contract))
+    mismatch = "the model file does not match its contract (SHA-256 differs: corrupt or replaced)"
     return {
-        _tflite_copy(folder, "truncated", lambda data: data[: len(data) // 8]): "not a loadable TFLite model",
-        _tflite_copy(folder, "random", lambda data: np.random.default_rng(0).bytes(len(data))): "not a loadable TFLite model",
-        _tflite_copy(folder, "empty", lambda data: b""): "not a loadable TFLite model",
+        _tflite_copy(folder, "truncated", lambda data: data[: len(data) // 8]): mismatch,
+        _tflite_copy(folder, "random", lambda data: np.random.default_rng(0).bytes(len(data))): mismatch,
+        _tflite_copy(folder, "empty", lambda data: b""): mismatch,
+        _tflite_copy(folder, "weights_flipped", _flip_weight_bytes): mismatch,
+        old_contract: "not a loadable TFLite model",
         no_contract: "audio contract not found",
         bad_contract: "unreadable audio contract (depth must be a whole number in [1, 16], got 99)",
         text_keras: "unreadable model file (File is not a zip file)",
@@ -247,7 +281,7 @@ def _bad_models(folder):
 def test_broken_model_files_are_one_line_naming_the_file(tmp_path, short_song):
     for model, reason in _bad_models(tmp_path).items():
         result = run_cli("separate", str(short_song), "-o", str(tmp_path / "out"), "--model", str(model))
-        shown = model.with_suffix(".json") if "contract" in reason else model
+        shown = model.with_suffix(".json") if "audio contract" in reason else model
         assert result.returncode == 1, model
         assert result.stderr.splitlines() == [f"keras-sa: error: {shown}: {reason}"] or (
             len(result.stderr.splitlines()) == 1 and result.stderr.startswith(f"keras-sa: error: {shown}: {reason}")

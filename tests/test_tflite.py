@@ -1,5 +1,6 @@
 """TFLite conversion, the verification gate, and the tflite backend, on a small model and real audio."""
 
+import hashlib
 import json
 
 import keras
@@ -175,6 +176,7 @@ def test_contract_carries_the_audio_contract(converted, small):
     _, config = small
     contract = read_contract(converted["float16"][0])
     assert contract["format"] == "keras_sa.tflite" and contract["quantization"] == "float16"
+    assert contract["model_sha256"] == hashlib.sha256(converted["float16"][0].read_bytes()).hexdigest()
     assert contract["signal"] == config.signal.to_dict()
     assert contract["model"] == config.to_dict()
     assert contract["masks"]["sources"] == ["vocals", "accompaniment"]
@@ -265,9 +267,20 @@ def test_export_command_verifies_and_refuses_to_overwrite(small_model_file, mir1
 def test_unusable_tflite_files_give_one_line(converted, tmp_path, capsys):
     corrupt = tmp_path / "corrupt.tflite"
     corrupt.write_bytes(b"not a flatbuffer" * 10)
-    corrupt.with_suffix(".json").write_text(converted["float32"][0].with_suffix(".json").read_text())
+    contract = json.loads(converted["float32"][0].with_suffix(".json").read_text())
+    corrupt.with_suffix(".json").write_text(json.dumps(contract))
+    with pytest.raises(TFLiteModelError, match=r"corrupt.tflite: the model file does not match its contract \(SHA-256"):
+        TFLitePredictor(corrupt)
+    del contract["model_sha256"]  # as written before the digest existed: the interpreter refuses it
+    corrupt.with_suffix(".json").write_text(json.dumps(contract))
     with pytest.raises(TFLiteModelError, match="not a loadable TFLite model"):
         TFLitePredictor(corrupt)
+    contract["model_sha256"] = "ABC"
+    corrupt.with_suffix(".json").write_text(json.dumps(contract))
+    with pytest.raises(TFLiteModelError, match="model_sha256 must be 64 lowercase hexadecimal digits"):
+        TFLitePredictor(corrupt)
+    del contract["model_sha256"]
+    corrupt.with_suffix(".json").write_text(json.dumps(contract))
     orphan = tmp_path / "orphan.tflite"
     orphan.write_bytes(converted["float32"][0].read_bytes())
     with pytest.raises(TFLiteModelError, match="audio contract not found"):

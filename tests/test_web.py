@@ -215,6 +215,31 @@ def test_bad_inputs_get_one_line_each(server, tmp_path):
     assert not own_console_errors(report), own_console_errors(report)
 
 
+def test_a_model_that_differs_from_its_contract_is_refused_in_one_line(tmp_path):
+    # One byte changed inside the weights: the model would still load and run, giving wrong stems.
+    damaged = tmp_path / "damaged.tflite"
+    data = bytearray(MODEL.read_bytes())
+    data[len(data) // 2] ^= 1
+    damaged.write_bytes(bytes(data))
+    shutil.copy(MODEL.with_suffix(".json"), damaged.with_suffix(".json"))
+    httpd = web.make_server(0, model=damaged)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        tone = tmp_path / "tone.wav"
+        soundfile.write(tone, np.sin(np.arange(16000) / 5.0).astype(np.float32) * 0.1, 16000)
+        report = drive(f"http://127.0.0.1:{httpd.server_address[1]}/", tmp_path / "out", [tone])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    (result,) = report["files"]
+    assert result["phase"] == "error"
+    # The same words as the Python package and the Java core use.
+    assert result["error"].endswith(
+        "model.tflite: the model file does not match its contract (SHA-256 differs: corrupt or replaced)"
+    ), result["error"]
+    assert "\n" not in result["error"]
+
+
 def test_cancel_stops_the_work_and_the_page_separates_again(server, shared_data, tmp_path):
     song = shared_data / "songs" / SONG
     if not song.is_file():

@@ -29,6 +29,7 @@ Five quantizations (all with TFLite built-in operators only):
   output, with the same host code as ``int8``.
 """
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -207,6 +208,9 @@ def contract(config, quantization, flatbuffer):
         "format": CONTRACT_FORMAT,
         "version": CONTRACT_VERSION,
         "quantization": quantization,
+        # Checked by every reader before the interpreter gets the bytes: a
+        # file damaged inside its weights still parses and runs.
+        "model_sha256": hashlib.sha256(flatbuffer).hexdigest(),
         "model": config.to_dict(),
         "signal": signal.to_dict(),
         "stft": {

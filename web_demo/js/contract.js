@@ -67,7 +67,7 @@ export class SignalConfig {
  * Parses and checks a contract.
  *
  * @param {object} json the parsed .json file.
- * @returns {{quantization: string, modelName: string, signal: SignalConfig, input: object, output: object, json: object}}
+ * @returns {{quantization: string, modelName: string, modelSha256: (string|null), signal: SignalConfig, input: object, output: object, json: object}}
  */
 export function parseContract(json) {
   if (!json || typeof json !== 'object') throw new ContractError('the contract is not a JSON object');
@@ -75,6 +75,9 @@ export function parseContract(json) {
   if (json.version !== VERSION) throw new ContractError(`contract version ${json.version} is not supported (this page reads version ${VERSION})`);
   if (!json.signal || !json.stft || !json.masks || !json.input || !json.output) {
     throw new ContractError('the contract lacks signal, stft, masks, input or output');
+  }
+  if (json.model_sha256 !== undefined && !(typeof json.model_sha256 === 'string' && /^[0-9a-f]{64}$/.test(json.model_sha256))) {
+    throw new ContractError('model_sha256 must be 64 lowercase hexadecimal digits');
   }
   const signal = new SignalConfig(json.signal);
   if (!String(json.stft.window).startsWith('hann, periodic')) throw new ContractError(`STFT window ${json.stft.window} is not supported (periodic Hann)`);
@@ -89,11 +92,31 @@ export function parseContract(json) {
   return {
     quantization: json.quantization,
     modelName: json.model?.name ?? 'model',
+    modelSha256: json.model_sha256 ?? null,
     signal,
     input: json.input,
     output: json.output,
     json,
   };
+}
+
+/**
+ * Checks a model file's bytes against the SHA-256 its contract records (nothing to check for a
+ * contract without one). A model damaged inside its weights still loads and runs, giving wrong
+ * stems, so this comes before the model is created.
+ *
+ * @param {ArrayBuffer|Uint8Array} bytes the .tflite file.
+ * @param {{modelSha256: (string|null)}} contract its parsed contract.
+ * @param {string} fileName the file, named in the error.
+ * @throws {ContractError} the digests differ.
+ */
+export async function verifyModel(bytes, contract, fileName) {
+  if (!contract.modelSha256) return;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  if (hex !== contract.modelSha256) {
+    throw new ContractError(`${fileName}: the model file does not match its contract (SHA-256 differs: corrupt or replaced)`);
+  }
 }
 
 /**

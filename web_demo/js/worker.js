@@ -15,14 +15,16 @@ let separatorParts = null;
 
 async function load({model, contract, nodeModules, threads}) {
   const started = performance.now();
-  const [{loadLiteRtRuntime, LiteRtMaskModel}, {parseContract}, {StreamingSeparator}] = await Promise.all([
+  const [{loadLiteRtRuntime, LiteRtMaskModel}, {parseContract, verifyModel}, {StreamingSeparator}] = await Promise.all([
     import('./model.js'), import('./contract.js'), import('./streaming.js')]);
   const parsed = parseContract(await (await fetch(contract)).json());
   await loadLiteRtRuntime(nodeModules, {threads: threads > 1});
   const runtimeMs = performance.now() - started;
   const response = await fetch(model);
   if (!response.ok) throw new Error(`the model could not be loaded (HTTP ${response.status})`);
-  const maskModel = await LiteRtMaskModel.load(await response.arrayBuffer(), parsed.json, {threads});
+  const bytes = await response.arrayBuffer();
+  await verifyModel(bytes, parsed, decodeURIComponent(new URL(model).pathname.split('/').pop()));
+  const maskModel = await LiteRtMaskModel.load(bytes, parsed.json, {threads});
   separatorParts = {contract: parsed, model: new TimedModel(maskModel), StreamingSeparator};
   return {type: 'ready', quantization: parsed.quantization, modelName: parsed.modelName,
     modelRate: parsed.signal.sampleRate, runtimeMs, loadMs: performance.now() - started};

@@ -54,6 +54,7 @@ final class BundledModel implements Closeable {
         } catch (FileNotFoundException e) {
             throw new FileNotFoundException("this build has no " + MODEL + " in its assets, or it is compressed (see android_demo/README.md)");
         }
+        contract.verifyModel(MODEL, buffer); // before the interpreter sees the bytes
         return new BundledModel(contract, new LiteRtTensorModel(buffer, contract, threads));
     }
 

@@ -10,7 +10,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.Reader;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -48,6 +51,11 @@ public final class AudioContract {
     public final String quantization;
     /** The model's name ({@code model.name}), e.g. {@code sa_shn_mobile}. */
     public final String modelName;
+    /**
+     * The SHA-256 of the model file, 64 lowercase hex digits ({@code "model_sha256"}), or null for
+     * a contract written before the field existed. See {@link #verifyModel}.
+     */
+    public final String modelSha256;
     public final SignalConfig signal;
     public final TensorSpec input;
     public final TensorSpec output;
@@ -64,6 +72,10 @@ public final class AudioContract {
             throw new ContractException("contract version " + version + " is not supported (this app reads version " + VERSION + ")");
         }
         quantization = string(json, "quantization");
+        modelSha256 = json.has("model_sha256") ? string(json, "model_sha256") : null;
+        if (modelSha256 != null && !modelSha256.matches("[0-9a-f]{64}")) {
+            throw new ContractException("model_sha256 must be 64 lowercase hexadecimal digits");
+        }
         JsonObject model = object(json, "model");
         modelName = model.has("name") ? string(model, "name") : "model";
         signal = parseSignal(object(json, "signal"));
@@ -129,6 +141,40 @@ public final class AudioContract {
             throw new IllegalArgumentException(modelPath + ": TFLite model files end in .tflite");
         }
         return modelPath.substring(0, modelPath.length() - ".tflite".length()) + ".json";
+    }
+
+    /**
+     * Checks a model file's bytes against the SHA-256 the contract records (nothing to check for a
+     * contract without one). A model damaged inside its weights still loads and runs, giving wrong
+     * stems; call this before handing the bytes to the interpreter.
+     *
+     * @param fileName the model file, named in the error
+     * @param model its bytes from position to limit (the position is left as it is)
+     * @throws ContractException the digests differ
+     */
+    public void verifyModel(String fileName, ByteBuffer model) {
+        if (modelSha256 == null) {
+            return;
+        }
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this runtime has no SHA-256", e); // every Java platform must have it
+        }
+        digest.update(model.duplicate());
+        StringBuilder hex = new StringBuilder(64);
+        for (byte b : digest.digest()) {
+            hex.append(Character.forDigit((b >> 4) & 0xf, 16)).append(Character.forDigit(b & 0xf, 16));
+        }
+        if (!hex.toString().equals(modelSha256)) {
+            throw ContractException.modelMismatch(fileName);
+        }
+    }
+
+    /** {@link #verifyModel(String, ByteBuffer)} for bytes in an array. */
+    public void verifyModel(String fileName, byte[] model) {
+        verifyModel(fileName, ByteBuffer.wrap(model));
     }
 
     /** Index of the vocals mask in the model output. */
@@ -277,6 +323,17 @@ public final class AudioContract {
 
         public ContractException(String message, Throwable cause) {
             super(oneLine("audio contract: " + message), cause);
+        }
+
+        /** A message that names a file rather than the contract's content. */
+        private ContractException(boolean prefixed, String message) {
+            super(oneLine(prefixed ? "audio contract: " + message : message));
+        }
+
+        /** The model file is not the one the contract describes (worded as in Python and the web page). */
+        static ContractException modelMismatch(String fileName) {
+            return new ContractException(false,
+                    fileName + ": the model file does not match its contract (SHA-256 differs: corrupt or replaced)");
         }
 
         /**

@@ -190,4 +190,62 @@ public class AudioContractTest {
         }
         assertTrue(Double.isNaN(contract.verificationFigure("no_such_figure")));
     }
+
+    /** The app's model and its contract as committed under the repository's tflite/models/. */
+    private static byte[] committed(String name) throws IOException {
+        java.io.File dir = new java.io.File(System.getProperty("user.dir")).getAbsoluteFile();
+        while (dir != null && !new java.io.File(dir, "tflite/models").isDirectory()) {
+            dir = dir.getParentFile();
+        }
+        assertTrue("the repository's tflite/models/ (above " + System.getProperty("user.dir") + ")", dir != null);
+        return java.nio.file.Files.readAllBytes(new java.io.File(dir, "tflite/models/" + name).toPath());
+    }
+
+    @Test
+    public void verifiesTheModelFileAgainstItsDigest() throws Exception {
+        String name = "sa_shn_mobile_dynamic.tflite";
+        AudioContract contract = AudioContract.parse(
+                new String(committed(AudioContract.contractPath(name)), java.nio.charset.StandardCharsets.UTF_8));
+        assertTrue(contract.modelSha256 != null && contract.modelSha256.length() == 64);
+        byte[] model = committed(name);
+        contract.verifyModel(name, model);
+        java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(model.length);
+        direct.put(model).flip();
+        contract.verifyModel(name, direct);
+        assertEquals("the position is left as it is", 0, direct.position());
+
+        model[model.length / 2] ^= 1; // one bit, inside the weights
+        try {
+            contract.verifyModel(name, model);
+            fail("accepted a damaged model");
+        } catch (AudioContract.ContractException e) {
+            assertEquals(name + ": the model file does not match its contract (SHA-256 differs: corrupt or replaced)",
+                    e.getMessage());
+        }
+        try {
+            contract.verifyModel(name, java.util.Arrays.copyOf(committed(name), model.length - 1));
+            fail("accepted a truncated model");
+        } catch (AudioContract.ContractException expected) {
+            assertTrue(expected.getMessage().contains("does not match its contract"));
+        }
+    }
+
+    @Test
+    public void aContractWithoutADigestStillLoadsAndABadDigestIsRefused() throws Exception {
+        String text = new String(committed("sa_shn_mobile_dynamic.json"), java.nio.charset.StandardCharsets.UTF_8);
+        JsonObject json = JsonParser.parseString(text).getAsJsonObject();
+        String digest = json.get("model_sha256").getAsString();
+        json.remove("model_sha256");
+        AudioContract old = AudioContract.parse(json.toString());
+        assertEquals(null, old.modelSha256);
+        old.verifyModel("model.tflite", new byte[] {1, 2, 3}); // nothing to check against
+
+        for (String bad : new String[] {digest.toUpperCase(java.util.Locale.ROOT), digest.substring(1), digest + "0",
+                "z" + digest.substring(1), ""}) {
+            json.addProperty("model_sha256", bad);
+            assertRejected(json, "model_sha256 must be 64 lowercase hexadecimal digits");
+        }
+        json.add("model_sha256", new JsonArray());
+        assertRejected(json, "model_sha256");
+    }
 }
