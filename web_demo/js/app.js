@@ -1,7 +1,7 @@
 // The page: input checks and decoding, the worker that separates, live playback, results.
 
 import {declaredSampleRate} from './audio_info.js';
-import {drawSpectrogram} from './spectrogram.js';
+import {Spectrogram, drawSpectrogram} from './spectrogram.js';
 import {WavError, decodeWav, interleave, truncation, wavHeader} from './wav.js';
 
 /** Recordings this long or longer are refused before they are decoded (memory: three copies of the samples). */
@@ -86,9 +86,9 @@ async function readInput(file) {
   const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
   const reason = truncation(head, file.size);
   if (reason) throw new InputError(`${name}: ${reason}`);
-  const duration = await probeDuration(file);
+  // The file is read while the media pipeline reads its duration.
+  const [duration, bytes] = await Promise.all([probeDuration(file), file.arrayBuffer()]);
   if (duration >= MAX_SECONDS) throw tooLong(name, duration);
-  const bytes = await file.arrayBuffer();
   let decoded = null;
   try {
     decoded = decodeWav(new Uint8Array(bytes)); // WAV: the samples libsndfile gives
@@ -147,14 +147,18 @@ function stopLive() {
   live = null;
 }
 
-function separate(input, pickedAt) {
+function separate(input, pickedAt, decodedAt) {
   const {sampleRate, channels} = input;
   const total = channels[0].length;
   const stems = {vocals: channels.map(() => new Float32Array(total)), accompaniment: channels.map(() => new Float32Array(total))};
   // The WAV files' data, encoded as the stems arrive (the page's thread is free meanwhile).
   stems.wavData = {vocals: [], accompaniment: []};
+  // The stems' spectrograms, drawn as they arrive (shown with the results).
+  const spectrograms = ['vocals', 'accompaniment'].map((stem) => new Spectrogram($(`spec-${stem}`), stems[stem], sampleRate));
   const startedAt = performance.now();
-  page.stats = {seconds: total / sampleRate, decodeMs: startedAt - pickedAt, firstAudioMs: null, separateMs: null, modelMs: null, windows: 0};
+  // modelWaitMs: how long the decoded song waited for LiteRT.js and the model to finish loading.
+  page.stats = {seconds: total / sampleRate, decodeMs: decodedAt - pickedAt, modelWaitMs: startedAt - decodedAt,
+    firstAudioMs: null, separateMs: null, modelMs: null, windows: 0};
   const playing = $('live').checked;
   let liveFailed = false;
   return new Promise((resolve, reject) => {
@@ -162,8 +166,10 @@ function separate(input, pickedAt) {
       if (data.type === 'stems') {
         data.vocals.forEach((v, c) => stems.vocals[c].set(v, data.start));
         data.accompaniment.forEach((a, c) => stems.accompaniment[c].set(a, data.start));
-        stems.wavData.vocals.push(interleave(data.vocals));
-        stems.wavData.accompaniment.push(interleave(data.accompaniment));
+        // As Blobs: the browser stores each piece now, so the files at the end are only joined.
+        stems.wavData.vocals.push(new Blob([interleave(data.vocals)]));
+        stems.wavData.accompaniment.push(new Blob([interleave(data.accompaniment)]));
+        for (const spectrogram of spectrograms) spectrogram.draw(data.start + data.vocals[0].length);
         if (playing && !liveFailed) {
           try {
             playLive(data.accompaniment, sampleRate, pickedAt);
@@ -179,14 +185,16 @@ function separate(input, pickedAt) {
         $('status').textContent = `Separating: ${(data.done / sampleRate).toFixed(0)} s of ${(total / sampleRate).toFixed(0)} s, ${speed.toFixed(1)}x real time`;
       } else if (data.type === 'done') {
         Object.assign(page.stats, {separateMs: data.elapsedMs, modelMs: data.modelMs, windows: data.windows, latency: data.latency});
+        for (const spectrogram of spectrograms) spectrogram.draw(total);
         resolve(stems);
       } else if (data.type === 'error') {
         reject(new Error(data.message));
       }
     };
-    // A copy goes to the worker: the page keeps the mixture for its spectrogram, drawn while the
-    // worker separates.
-    worker.postMessage({type: 'separate', sampleRate, channels: channels.map((c) => c.slice()), chunkSeconds: CHUNK_SECONDS});
+    // A copy goes to the worker, moved rather than cloned: the page keeps the mixture for its
+    // spectrogram, drawn while the worker separates.
+    const copies = channels.map((c) => c.slice());
+    worker.postMessage({type: 'separate', sampleRate, channels: copies, chunkSeconds: CHUNK_SECONDS}, copies.map((c) => c.buffer));
     setTimeout(() => drawSpectrogram($('spec-mixture'), channels, sampleRate));
   });
 }
@@ -232,8 +240,6 @@ function showResults(input, stems) {
     $(`${stem}-download`).download = `${base}_${stem}.wav`;
   }
   $('results').hidden = false;
-  drawSpectrogram($('spec-vocals'), stems.vocals, input.sampleRate);
-  drawSpectrogram($('spec-accompaniment'), stems.accompaniment, input.sampleRate);
 }
 
 async function handleFile(file) {
@@ -256,6 +262,7 @@ async function handleFile(file) {
   $('input-info').textContent = file.name;
   try {
     const input = await readInput(file);
+    const decodedAt = performance.now();
     if (run !== current) return; // cancelled, or another file picked, while it was decoded
     page.input = input;
     const seconds = input.channels[0].length / input.sampleRate;
@@ -263,7 +270,7 @@ async function handleFile(file) {
     await workerReady;
     if (run !== current) return;
     page.phase = 'separating';
-    const stems = await separate(input, pickedAt);
+    const stems = await separate(input, pickedAt, decodedAt);
     page.stems = stems;
     page.phase = 'done';
     $('cancel').disabled = true;
@@ -303,7 +310,7 @@ function main() {
   startWorker()
     .then((model) => {
       page.model = model;
-      page.phase = 'idle';
+      if (page.phase === 'loading') page.phase = 'idle'; // a file picked meanwhile keeps its phase
       $('model-info').textContent = `Model: ${model.modelName} (${model.quantization} TFLite), LiteRT.js on one WebAssembly thread, ${model.modelRate / 1000} kHz inside.`;
     })
     .catch(showFatal);

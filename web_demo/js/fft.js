@@ -90,8 +90,8 @@ export class RealFft {
     }
     this._complex(false);
     for (let k = 0; k <= m; k++) {
-      const a = k % m;
-      const b = (m - k) % m;
+      const a = k === m ? 0 : k; // Z is periodic in m: Z[m] = Z[0]
+      const b = k === 0 ? 0 : m - k;
       const zr = re[a], zi = im[a], cr = re[b], ci = -im[b]; // Z[k], conj(Z[m - k])
       const er = (zr + cr) / 2, ei = (zi + ci) / 2; // even part
       const or = (zi - ci) / 2, oi = -(zr - cr) / 2; // (Z - conj) / 2i: odd part

@@ -148,8 +148,11 @@ export class OverlapAdd {
     this.window = Float32Array.from(hannWindow(n));
     this.square = Float32Array.from(hannWindow(n), (w) => w * w);
     this.frame = new Float64Array(n);
-    this.sum = new Float32Array(n);
-    this.weight = new Float32Array(n);
+    // The accumulators hold the frames' overlap at `at` onwards: they move on by hop per frame
+    // and are shifted back to 0 only when they reach the end (a copy per 16 frames, not per frame).
+    this.sum = new Float32Array(n + 16 * signal.hopLength);
+    this.weight = new Float32Array(this.sum.length);
+    this.at = 0;
     this.skip = n / 2;
     this.ready = new SampleQueue(4096);
     this.out = new Float32Array(signal.hopLength);
@@ -157,10 +160,13 @@ export class OverlapAdd {
   }
 
   _emit(count) {
-    const {sum, weight} = this;
+    const {sum, weight, at} = this;
     if (this.out.length < count) this.out = new Float32Array(count);
     const out = this.out.subarray(0, count);
-    for (let i = 0; i < count; i++) out[i] = weight[i] > FLOAT32_TINY ? sum[i] / weight[i] : sum[i];
+    for (let i = 0; i < count; i++) {
+      const s = sum[at + i], w = weight[at + i];
+      out[i] = w > FLOAT32_TINY ? s / w : s;
+    }
     const skip = Math.min(this.skip, count);
     this.skip -= skip;
     this.ready.append(out.subarray(skip));
@@ -170,17 +176,22 @@ export class OverlapAdd {
   /** Adds one frame's spectrum (float32 re / im of n_fft / 2 + 1 bins). */
   push(re, im, offset = 0) {
     const {nFft: n, hopLength: hop} = this.signal;
-    const {frame, sum, weight, window, square} = this;
+    const {frame, sum, weight, window, square, at} = this;
     this.fft.inverse(re, im, frame, offset);
     for (let i = 0; i < n; i++) {
-      sum[i] = sum[i] + Math.fround(Math.fround(frame[i]) * window[i]);
-      weight[i] = weight[i] + square[i];
+      sum[at + i] = sum[at + i] + Math.fround(Math.fround(frame[i]) * window[i]);
+      weight[at + i] = weight[at + i] + square[i];
     }
     this._emit(hop);
-    sum.copyWithin(0, hop);
-    weight.copyWithin(0, hop);
-    sum.fill(0, n - hop);
-    weight.fill(0, n - hop);
+    this.at += hop;
+    if (this.at + n > sum.length) {
+      // Back to the front: the n - hop samples later frames still add to, then zeros.
+      sum.copyWithin(0, this.at, this.at + n - hop);
+      weight.copyWithin(0, this.at, this.at + n - hop);
+      sum.fill(0, n - hop);
+      weight.fill(0, n - hop);
+      this.at = 0;
+    }
   }
 
   /** The samples finished since the last call. */

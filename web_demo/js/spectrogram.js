@@ -22,31 +22,52 @@ for (let i = 0; i < 256; i++) {
 }
 
 /**
- * Draws the spectrogram of planar samples into a canvas.
- *
- * @param {HTMLCanvasElement} canvas
- * @param {Float32Array[]} channels
- * @param {number} sampleRate
+ * A spectrogram drawn column by column as its samples arrive (a stem while it is separated).
  */
-export function drawSpectrogram(canvas, channels, sampleRate) {
-  const {width, height} = canvas;
-  const context = canvas.getContext('2d');
-  const image = context.createImageData(width, height);
-  const length = channels[0].length;
-  const frame = new Float64Array(N_FFT);
-  const re = new Float64Array(N_FFT / 2 + 1);
-  const im = new Float64Array(N_FFT / 2 + 1);
-  const low = 40, high = Math.min(16000, sampleRate / 2);
-  const binOfRow = Array.from({length: height}, (_, y) => {
-    const hz = low * (high / low) ** ((height - 1 - y) / (height - 1));
-    return Math.min(N_FFT / 2, Math.round((hz * N_FFT) / sampleRate));
-  });
-  for (let x = 0; x < width; x++) {
-    const centre = Math.floor(((x + 0.5) / width) * length);
+export class Spectrogram {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {Float32Array[]} channels the samples, filled in from the front.
+   * @param {number} sampleRate
+   */
+  constructor(canvas, channels, sampleRate) {
+    const {width, height} = canvas;
+    this.canvas = canvas;
+    this.channels = channels;
+    this.context = canvas.getContext('2d');
+    this.image = this.context.createImageData(width, height);
+    this.frame = new Float64Array(N_FFT);
+    this.re = new Float64Array(N_FFT / 2 + 1);
+    this.im = new Float64Array(N_FFT / 2 + 1);
+    const low = 40, high = Math.min(16000, sampleRate / 2);
+    this.binOfRow = Array.from({length: height}, (_, y) => {
+      const hz = low * (high / low) ** ((height - 1 - y) / (height - 1));
+      return Math.min(N_FFT / 2, Math.round((hz * N_FFT) / sampleRate));
+    });
+    this.columns = 0; // drawn
+  }
+
+  /** Draws the columns whose frames lie within the first `available` samples. */
+  draw(available) {
+    const {width} = this.canvas;
+    const length = this.channels[0].length;
+    const first = this.columns;
+    while (this.columns < width) {
+      const centre = Math.floor(((this.columns + 0.5) / width) * length);
+      if (available < length && centre + N_FFT / 2 > available) break;
+      this._column(this.columns++, centre);
+    }
+    if (this.columns > first) this.context.putImageData(this.image, 0, 0, first, 0, this.columns - first, this.canvas.height);
+  }
+
+  _column(x, centre) {
+    const {channels, frame, re, im, binOfRow, image} = this;
+    const {width, height} = this.canvas;
+    const length = channels[0].length;
     for (let i = 0; i < N_FFT; i++) {
       const t = centre - N_FFT / 2 + i;
       let s = 0;
-      if (t >= 0 && t < length) for (const c of channels) s += c[t];
+      if (t >= 0 && t < length) for (let c = 0; c < channels.length; c++) s += channels[c][t];
       frame[i] = (s / channels.length) * window[i];
     }
     fft.forward(frame, re, im);
@@ -62,5 +83,15 @@ export function drawSpectrogram(canvas, channels, sampleRate) {
       image.data[at + 3] = 255;
     }
   }
-  context.putImageData(image, 0, 0);
+}
+
+/**
+ * Draws the spectrogram of planar samples into a canvas.
+ *
+ * @param {HTMLCanvasElement} canvas
+ * @param {Float32Array[]} channels
+ * @param {number} sampleRate
+ */
+export function drawSpectrogram(canvas, channels, sampleRate) {
+  new Spectrogram(canvas, channels, sampleRate).draw(channels[0].length);
 }
