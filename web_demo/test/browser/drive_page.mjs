@@ -2,7 +2,7 @@
 // saw: for tests/test_web.py and benchmarks/web.py.
 //
 //   node web_demo/test/browser/drive_page.mjs --url URL --out DIR [--file F]... [--live]
-//        [--cancel] [--screenshot PNG] [--chromium PATH] [--no-save] [--pick-at-open]
+//        [--cancel] [--screenshot PNG] [--chromium PATH] [--no-save]
 //
 // Each --file is picked in turn on one page load. For each: the page's phase ('done', 'error'
 // or 'cancelled'), its error line, its statistics and the wall time from picking the file to
@@ -10,9 +10,7 @@
 // vocals.wav and accompaniment.wav (the page's own downloads). --cancel clicks Cancel once the
 // first file's separation has made progress, and records whether any progress followed.
 // DIR/report.json also lists every request the page made and its console messages. --no-save
-// writes the report alone (for timing). --pick-at-open picks the first file as soon as the page
-// is shown (DOMContentLoaded), while LiteRT.js and the model are still loading (a user who drops
-// the song at once): its wall time then runs from the start of the page's load; loadMs is null.
+// writes the report alone (for timing).
 import fs from 'node:fs';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
@@ -24,7 +22,6 @@ const {values: args} = parseArgs({options: {
   live: {type: 'boolean', default: false}, cancel: {type: 'boolean', default: false},
   screenshot: {type: 'string'}, chromium: {type: 'string', default: process.env.KERAS_SA_CHROMIUM ?? '/usr/bin/chromium'},
   timeout: {type: 'string', default: '600'}, 'no-save': {type: 'boolean', default: false},
-  'pick-at-open': {type: 'boolean', default: false},
 }});
 const timeout = Number(args.timeout) * 1000;
 fs.mkdirSync(args.out, {recursive: true});
@@ -43,17 +40,15 @@ try {
   context.on('serviceworker', (w) => report.requests.push(`serviceworker:${w.url()}`));
 
   const loadStart = Date.now();
-  const pickAtOpen = args['pick-at-open'] && args.file.length > 0;
-  // The page's module has run (its handlers are in place) by DOMContentLoaded.
-  await page.goto(args.url, {waitUntil: pickAtOpen ? 'domcontentloaded' : 'load'});
-  if (!pickAtOpen) await page.waitForFunction(() => ['idle', 'error'].includes(window.kerasSa?.phase), null, {timeout});
-  report.loadMs = pickAtOpen ? null : Date.now() - loadStart;
+  await page.goto(args.url);
+  await page.waitForFunction(() => ['idle', 'error'].includes(window.kerasSa?.phase), null, {timeout});
+  report.loadMs = Date.now() - loadStart;
   await page.evaluate((live) => { document.getElementById('live').checked = live; }, args.live);
 
   for (const [index, file] of args.file.entries()) {
-    const started = pickAtOpen && index === 0 ? loadStart : Date.now();
+    const started = Date.now();
     await page.setInputFiles('#file', file);
-    const result = {file, cancelled: false, pickedMs: Date.now() - started};
+    const result = {file, cancelled: false};
     if (args.cancel && index === 0) {
       await page.waitForFunction(() => document.getElementById('progress').value > 0, null, {timeout});
       await page.click('#cancel');
