@@ -143,11 +143,24 @@ def test_second_writer_without_overwrite_refuses_in_one_line(tmp_path, short_son
 # signals
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def launch(*args, **kwargs):
+    """``Popen`` of a command as a terminal starts it in the foreground: SIGINT at its default.
+
+    A shell without job control starts background jobs (and may start this
+    suite) with SIGINT ignored, and Python keeps an ignored SIGINT ignored;
+    a user's Ctrl-C reaches a foreground command, where it is not.
+    """
+    return subprocess.Popen(command(*args), preexec_fn=_default_sigint, **kwargs)
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_separate_leaves_nothing_half_written(tmp_path, long_song, signum, code):
     out = tmp_path / "out"
-    process = subprocess.Popen(command("separate", str(long_song), "-o", str(out), "-q"), stderr=subprocess.PIPE,
-                               text=True)
+    process = launch("separate", str(long_song), "-o", str(out), "-q", stderr=subprocess.PIPE, text=True)
     wait_for_temporary_file(process, out)
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
@@ -170,8 +183,7 @@ def test_sigpipe_during_separate_is_ignored_and_a_closed_stderr_does_not_stop_it
 
 
 def _stream(song):
-    return subprocess.Popen(command("stream"), stdin=open(song, "rb"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    return launch("stream", stdin=open(song, "rb"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -187,8 +199,8 @@ def test_signal_during_stream_is_one_line(long_song, signum, code):
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_any_other_command_is_one_line(tmp_path, mir1k_root, signum, code):
     """``evaluate`` here: every command, not only separate and stream, ends in one line."""
-    process = subprocess.Popen(
-        command("evaluate", str(mir1k_root), "--baseline", "irm", "--singers", "abjones", "-o", str(tmp_path)),
+    process = launch(
+        "evaluate", str(mir1k_root), "--baseline", "irm", "--singers", "abjones", "-o", str(tmp_path),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert process.stdout.readline().startswith("43 clips")  # scoring has begun
