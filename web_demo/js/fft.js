@@ -27,16 +27,12 @@ export class RealFft {
     }
   }
 
-  /** In-place complex FFT of this.re / this.im (size m): exponent sign -1, or +1 for the inverse (unscaled). */
+  /**
+   * In-place complex FFT of this.re / this.im (size m), their values already in bit-reversed
+   * order (forward and inverse store them so): exponent sign -1, or +1 for the inverse (unscaled).
+   */
   _complex(inverse) {
-    const {m, re, im, bitReverse, cos, sin} = this;
-    for (let i = 0; i < m; i++) {
-      const j = bitReverse[i];
-      if (j > i) {
-        let t = re[i]; re[i] = re[j]; re[j] = t;
-        t = im[i]; im[i] = im[j]; im[j] = t;
-      }
-    }
+    const {m, re, im, cos, sin} = this;
     const sign = inverse ? 1 : -1;
     let s = 1; // the blocks' half size: stages double it
     if (Math.log2(m) % 2) {
@@ -83,10 +79,11 @@ export class RealFft {
    * @param {ArrayLike<number>} x n samples (already windowed).
    */
   forward(x, outRe, outIm, offset = 0) {
-    const {m, re, im, cos, sin} = this;
+    const {m, re, im, cos, sin, bitReverse} = this;
     for (let i = 0; i < m; i++) {
-      re[i] = x[2 * i];
-      im[i] = x[2 * i + 1];
+      const j = bitReverse[i];
+      re[j] = x[2 * i];
+      im[j] = x[2 * i + 1];
     }
     this._complex(false);
     for (let k = 0; k <= m; k++) {
@@ -106,7 +103,7 @@ export class RealFft {
    * ignored, as numpy's irfft does), scaled by 1/n.
    */
   inverse(inRe, inIm, out, offset = 0) {
-    const {m, re, im, cos, sin} = this;
+    const {m, re, im, cos, sin, bitReverse} = this;
     for (let k = 0; k < m; k++) {
       const xr = inRe[offset + k], xi = k === 0 ? 0 : inIm[offset + k];
       const yr = inRe[offset + m - k], yi = k === 0 ? 0 : -inIm[offset + m - k]; // conj(X[m - k])
@@ -114,8 +111,9 @@ export class RealFft {
       const dr = (xr - yr) / 2, di = (xi - yi) / 2;
       const wr = cos[k], wi = sin[k]; // e^{+2 pi i k / n}
       const or = dr * wr - di * wi, oi = dr * wi + di * wr;
-      re[k] = er - oi; // E + i O
-      im[k] = ei + or;
+      const j = bitReverse[k];
+      re[j] = er - oi; // E + i O
+      im[j] = ei + or;
     }
     this._complex(true);
     for (let i = 0; i < m; i++) {
