@@ -3,7 +3,7 @@
 import os
 import sys
 
-from keras_sa.cli.common import CommandError, Terminal, interruptible, load_separator, non_negative_int
+from keras_sa.cli.common import CommandError, Terminal, load_separator, non_negative_int
 
 # Seconds of audio done and to do, the time left, and the speed; tqdm adds
 # ", " before the postfix.
@@ -123,9 +123,8 @@ def run(args):
 
     terminal = Terminal()
     try:
-        with interruptible():
-            separator = load_separator(args.model, args.backend, args.threads)
-            failures = _separate_all(args, separator, inputs, out_root, terminal)
+        separator = load_separator(args.model, args.backend, args.threads)
+        failures = _separate_all(args, separator, inputs, out_root, terminal)
     finally:
         terminal.close()
     if len(failures) == 1 and len(inputs) == 1:

@@ -13,7 +13,7 @@ ends the command quietly with exit code 0.
 import os
 import sys
 
-from keras_sa.cli.common import CommandError, interruptible, load_separator, non_negative_int
+from keras_sa.cli.common import CommandError, load_separator, non_negative_int
 
 # Input frames per read: small enough to keep the pipe moving (93 ms at
 # 44.1 kHz), large enough that the per-call cost stays negligible.
@@ -51,11 +51,6 @@ def _quiet_exit_on_closed_stdout():
 
 def run(args):
     """Separate stdin's WAV stream, writing the chosen stem to stdout as it goes."""
-    with interruptible():
-        _run(args)
-
-
-def _run(args):
     import numpy as np
 
     from keras_sa.audio import AudioError
