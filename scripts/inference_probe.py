@@ -9,12 +9,15 @@ instead be the average over every window that covers it, each window's frames
 weighted by a Hann window (``--average hann``) or equally (``mean``), at any
 window hop; several ``--model`` files average their masks too (an ensemble,
 e.g. the SA model and its ``add`` twin). ``--average keep`` scores the product's
-own path (``Separator.separate``) for a reference in the same run. The
+own path (``Separator.separate``) for a reference in the same run, at the
+model's window hop and margin, or at ``--window-hop`` and ``--margin`` when
+both are given (what a new streaming latency would cost). The
 estimates are scored with mir_eval on MIR-1K clips, as ``keras-sa evaluate``
 does, and written in its per-clip format for ``scripts/compare_clips.py``.
 """
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -68,7 +71,9 @@ def main(argv=None):
     parser.add_argument("data", help="MIR-1K stems folder")
     parser.add_argument("--model", action="append", required=True, help=".keras file (repeatable)")
     parser.add_argument("--singers", required=True, help="score every clip of these singers")
-    parser.add_argument("--window-hop", type=int, default=16)
+    parser.add_argument("--window-hop", type=int, help="frames between windows (default 16; "
+                        "with --average keep, the model's own)")
+    parser.add_argument("--margin", type=int, help="with --average keep: frames before the kept ones")
     parser.add_argument("--average", choices=["hann", "mean", "keep"], default="hann")
     parser.add_argument("--label", help="file name prefix of the scores (default: from the options)")
     parser.add_argument("-o", "--out", required=True)
@@ -84,17 +89,32 @@ def main(argv=None):
     if args.average == "keep":
         if len(separators) != 1:
             parser.error("--average keep scores one model")
+        if (args.window_hop is None) != (args.margin is None):
+            parser.error("--average keep takes --window-hop and --margin together")
+        if args.window_hop is not None:
+            if args.window_hop < 1 or args.margin < 0 or args.window_hop + args.margin > patch:
+                parser.error(f"--window-hop + --margin must fit the {patch}-frame window")
+            separator = separators[0]
+            separator.signal = dataclasses.replace(
+                separator.signal, window_hop=args.window_hop, window_margin=args.margin
+            )
         estimate = separators[0].estimator()
     else:
+        if args.margin is not None:
+            parser.error("--margin applies to --average keep only")
+        args.window_hop = args.window_hop or 16
         if patch % args.window_hop:
             parser.error(f"--window-hop must divide the {patch}-frame window")
         estimate = estimator(separators, args.window_hop, args.average)
     tracks = data.mir1k_split(data.discover(args.data), tuple(args.singers.split(",")))[0]
     records = evaluation.evaluate_tracks(evaluation.TrackClips(tracks, 16000), estimate)
     summary = evaluation.summarize(records)
-    label = args.label or (
-        "keep" if args.average == "keep" else f"{args.average}{args.window_hop}_{len(separators)}models"
-    )
+    if args.average == "keep":
+        signal = separators[0].signal
+        default = f"keep{signal.window_hop}m{signal.window_margin}"
+    else:
+        default = f"{args.average}{args.window_hop}_{len(separators)}models"
+    label = args.label or default
     evaluation.write_results(records, summary, Path(args.out), label)
     print(
         f"{label}: GNSDR vocals {summary['vocals_gnsdr']:.2f} dB, accompaniment "
