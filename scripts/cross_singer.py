@@ -25,60 +25,28 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_clips import compare  # noqa: E402
+from side_by_side import keras_sa, register, train  # noqa: E402
 
 DIRECTIONS = (("amy", "abjones"), ("abjones", "amy"))
 CANDIDATE = "last.keras"
 GAIN, LOSS = 0.1, 0.1  # dB vocals: the adoption rule
 
 
-def keras_sa(*args):
-    return [sys.executable, "-m", "keras_sa.cli", *args]
-
-
-def register(path, recipe):
-    """Write the recipe before any training, or check it against the registered one."""
-    if path.exists():
-        registered = json.loads(path.read_text())
-        if registered != recipe:
-            raise SystemExit(
-                f"cross_singer: {path} registers another recipe under this name:\n"
-                f"  registered: {registered}\n  given:      {recipe}"
-            )
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(recipe, indent=2) + "\n")
-
-
 def train_both(recipe, runs, log_dir):
     """Train both directions side by side; each resumes from its run folder."""
-    processes = []
-    for singer, _ in DIRECTIONS:
-        command = keras_sa(
+    return train({
+        singer: keras_sa(
             "train", recipe["data"], "-o", str(runs / singer), "--singers", singer,
             "--steps", str(recipe["steps"]), "--seed", str(recipe["seed"]),
             "--threads", "1", *recipe["train_args"],
         )
-        log = open(log_dir / f"train_{singer}.log", "a")
-        log.write(f"$ {' '.join(command)}\n")
-        log.flush()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        processes.append((singer, process, log))
-        (log_dir / f"train_{singer}.pid").write_text(f"{process.pid}\n")
-    start = time.monotonic()
-    failed = []
-    for singer, process, log in processes:
-        if process.wait():
-            failed.append(singer)
-        log.close()
-    if failed:
-        raise SystemExit(f"cross_singer: training on {', '.join(failed)} failed; see {log_dir}")
-    return time.monotonic() - start
+        for singer, _ in DIRECTIONS
+    }, log_dir)
 
 
 def score(recipe, runs, out, listener):

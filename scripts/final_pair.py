@@ -1,0 +1,124 @@
+"""Train the final pair, the SA model and its ``add`` twin, across several stops.
+
+    python scripts/final_pair.py n2048 --sa results/configs/sa_shn_mobile_n2048.json \\
+        --add results/configs/shn_mobile_n2048.json --steps 8000 --seed 31 -- \\
+        --vocal-speed 0.3 --precision float32
+
+Both models are trained from scratch on both training singers, side by side,
+one CPU thread each, for a step count and seed fixed before the run and written
+to ``<results>/<name>/recipe.json`` (running the name again with another recipe
+is refused). The candidate of each is its ``last.keras``, the model at the last
+step. After every epoch the runs' resume state (``backup/``, the history and
+``run.json``) is copied to ``<resume>/<name>/{sa,add}/``, which is kept with the
+sources; run the same command again on a new machine and each run restores
+from there and goes on where it stopped, with the same learning-rate schedule
+and data order. When both have finished, their candidates are in
+``<runs>/<name>/{sa,add}/last.keras``.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from side_by_side import keras_sa, register, train  # noqa: E402
+
+CANDIDATE = "last.keras"
+# What a run folder needs to resume: BackupAndRestore's folder and the run's records.
+RESUME_STATE = ("backup", "history.csv", "run.json", "best.json")
+
+
+def restore(saved, run):
+    """Seed a missing run folder from the kept resume state; return whether it did."""
+    if run.exists() or not saved.exists():
+        return False
+    shutil.copytree(saved, run)
+    return True
+
+
+class Keeper:
+    """Copies a run's resume state to the kept folder each time a new epoch is backed up."""
+
+    def __init__(self, run, saved):
+        self.run, self.saved, self.seen = run, saved, None
+
+    def __call__(self):
+        marker = self.run / "backup" / "training_metadata.json"
+        if not marker.exists():
+            return
+        stamp = marker.stat().st_mtime_ns
+        if stamp == self.seen:
+            return
+        staging = self.saved.with_name(f".{self.saved.name}.new")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name in RESUME_STATE:
+            source = self.run / name
+            if source.is_dir():
+                shutil.copytree(source, staging / name)
+            elif source.exists():
+                shutil.copy2(source, staging / name)
+        if marker.stat().st_mtime_ns != stamp:  # written again while copying: next time
+            shutil.rmtree(staging)
+            return
+        old = self.saved.with_name(f".{self.saved.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.saved.exists():
+            self.saved.rename(old)
+        staging.rename(self.saved)
+        shutil.rmtree(old, ignore_errors=True)
+        self.seen = stamp
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    train_args = []
+    if "--" in argv:
+        index = argv.index("--")
+        argv, train_args = argv[:index], argv[index + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="the pair's name (a folder under --results, --resume and --runs)")
+    parser.add_argument("--sa", required=True, help="config JSON of the SA model")
+    parser.add_argument("--add", required=True, help="config JSON of its add twin")
+    parser.add_argument("--steps", type=int, required=True, help="fixed step budget")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--data", default="../shared/data/mir1k", help="MIR-1K stems folder")
+    parser.add_argument("--runs", default="runs/final_pair", help="run folders (not kept)")
+    parser.add_argument("--resume", default="results/resume", help="kept resume state")
+    parser.add_argument("--results", default="results/final_pair", help="the registered recipe")
+    args = parser.parse_args(argv)
+    forbidden = {"--singers", "--steps", "--seed", "--threads", "--init", "--config", "--model",
+                 "-o", "--out"}
+    clash = forbidden.intersection(a.split("=")[0] for a in train_args)
+    if clash:
+        parser.error(f"the recipe may not set {', '.join(sorted(clash))}: this script does")
+
+    recipe = {
+        "data": args.data, "steps": args.steps, "seed": args.seed,
+        "configs": {"sa": args.sa, "add": args.add}, "train_args": train_args,
+        "candidate": CANDIDATE, "singers": "the MIR-1K training singers (abjones, amy)",
+    }
+    register(Path(args.results) / args.name / "recipe.json", recipe)
+    runs, saved = Path(args.runs) / args.name, Path(args.resume) / args.name
+    runs.mkdir(parents=True, exist_ok=True)
+    jobs, keepers = {}, []
+    for label, config in recipe["configs"].items():
+        if restore(saved / label, runs / label):
+            print(f"{args.name}: {label} resumes from {saved / label}")
+        jobs[label] = keras_sa(
+            "train", args.data, "-o", str(runs / label), "--config", config,
+            "--steps", str(args.steps), "--seed", str(args.seed), "--threads", "1", *train_args,
+        )
+        keepers.append(Keeper(runs / label, saved / label))
+    seconds = train(jobs, runs, poll=lambda: [keep() for keep in keepers])
+    print(f"{args.name}: this stop trained for {seconds / 60:.1f} min; the candidates:")
+    for label in jobs:
+        print(f"  {label}: {runs / label / CANDIDATE}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Trainings fixed before they run, run side by side: what the cross-singer probes and the final pair share."""
+
+import json
+import subprocess
+import sys
+import time
+
+
+def keras_sa(*args):
+    """The command line of ``keras-sa`` in this interpreter's environment."""
+    return [sys.executable, "-m", "keras_sa.cli", *args]
+
+
+def register(path, recipe):
+    """Write the recipe before any training, or check it against the registered one."""
+    if path.exists():
+        registered = json.loads(path.read_text())
+        if registered != recipe:
+            raise SystemExit(
+                f"{path.parent.name}: {path} registers another recipe under this name:\n"
+                f"  registered: {registered}\n  given:      {recipe}"
+            )
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(recipe, indent=2) + "\n")
+
+
+def train(jobs, log_dir, poll=None, every=30.0):
+    """Run ``{label: command}`` side by side, each logging to ``log_dir/train_<label>.log``.
+
+    ``poll()``, when given, is called every ``every`` seconds while they run
+    and once after. Returns the wall time in seconds; raises SystemExit naming
+    the jobs that failed.
+    """
+    processes = {}
+    for label, command in jobs.items():
+        log = open(log_dir / f"train_{label}.log", "a")
+        log.write(f"$ {' '.join(command)}\n")
+        log.flush()
+        processes[label] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log)
+        (log_dir / f"train_{label}.pid").write_text(f"{processes[label][0].pid}\n")
+    start = time.monotonic()
+    while any(process.poll() is None for process, _ in processes.values()):
+        if poll is not None:
+            poll()
+        time.sleep(every if poll is not None else 1.0)
+    if poll is not None:
+        poll()
+    failed = [label for label, (process, log) in processes.items() if process.returncode]
+    for _, log in processes.values():
+        log.close()
+    if failed:
+        raise SystemExit(f"training {', '.join(failed)} failed; see {log_dir}")
+    return time.monotonic() - start
