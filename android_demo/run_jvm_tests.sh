@@ -6,13 +6,20 @@
 #   apt-get install openjdk-17-jdk-headless junit4 libhamcrest-java libgoogle-gson-java
 # Output: android_demo/build/jvm/ (ignored by git). Exits non-zero when a test fails.
 #
-# Environment: JAVA_LIBS (default /usr/share/java) is where the jars are looked up.
+# Environment: JAVA_LIBS (default /usr/share/java) is where the jars are looked up;
+# KERAS_SA_GOLDEN, when set, is the golden vectors' folder instead of
+# separator-core/src/test/resources/golden (as for the web demo's tests).
 #
 # --require-golden: fail, rather than skip the parity tests, when the golden vectors
 # (written by tools/make_golden.py; not committed) are absent.
 # Test class names (e.g. MutationTest) after it run only those classes; a longer mutation
 # campaign: KERASSA_MUTATION_ITERATIONS=25 KERASSA_MUTATION_SEED=7 ./run_jvm_tests.sh MutationTest
 set -euo pipefail
+if [ -n "${KERAS_SA_GOLDEN:-}" ]; then
+    # Relative to where the script was run from, not to android_demo/.
+    KERAS_SA_GOLDEN="$(cd "$KERAS_SA_GOLDEN" 2>/dev/null && pwd || echo "$KERAS_SA_GOLDEN")"
+    export KERAS_SA_GOLDEN
+fi
 cd "$(dirname "$0")"
 
 require_golden=
@@ -22,8 +29,9 @@ if [ "${1:-}" = "--require-golden" ]; then
 fi
 only=("$@")
 
-if [ -n "$require_golden" ] && [ ! -f separator-core/src/test/resources/golden/manifest.json ]; then
-    echo "run_jvm_tests.sh: no golden vectors; write them first with" \
+golden="${KERAS_SA_GOLDEN:-separator-core/src/test/resources/golden}"
+if [ -n "$require_golden" ] && [ ! -f "$golden/manifest.json" ]; then
+    echo "run_jvm_tests.sh: no golden vectors at $golden; write them first with" \
         ".venv/bin/python android_demo/tools/make_golden.py --data ../shared/data/mir1k" >&2
     exit 1
 fi

@@ -5,12 +5,14 @@ Python package recorded (``android_demo/tools/make_golden.py``). These tests rec
 model-independent stages from the recorded input with the package as it is now, so a change to
 the Python convention (STFT, features, windows, masks, inverse) that the Java side would have to
 follow fails here, not silently on phones. The recorded model outputs are checked against the
-committed int8 model when it is the one they were recorded from.
+committed int8 model when it is the one they were recorded from. ``KERAS_SA_GOLDEN`` names
+another folder of vectors (as for the Java and web tests), e.g. written for another model.
 """
 
 import gzip
 import hashlib
 import json
+import os
 import types
 from pathlib import Path
 
@@ -24,7 +26,8 @@ from keras_sa.predictors import _dequantize, _quantize
 from keras_sa.separation import Separator
 
 REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO / "android_demo" / "separator-core" / "src" / "test" / "resources" / "golden"
+DEFAULT_GOLDEN = REPO / "android_demo" / "separator-core" / "src" / "test" / "resources" / "golden"
+GOLDEN = Path(os.environ.get("KERAS_SA_GOLDEN") or DEFAULT_GOLDEN)
 MODEL = REPO / "tflite" / "models" / "sa_shn_mobile_int8.tflite"
 
 pytestmark = pytest.mark.skipif(not (GOLDEN / "manifest.json").is_file(), reason=f"no golden vectors at {GOLDEN}")

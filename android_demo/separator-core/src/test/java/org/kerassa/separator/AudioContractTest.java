@@ -15,14 +15,21 @@ import java.util.Arrays;
 
 import org.junit.Test;
 
-/** Reading the model's audio contract ({@code X.json} beside {@code X.tflite}). */
+/**
+ * Reading the model's audio contract ({@code X.json} beside {@code X.tflite}): the committed int8
+ * model's (tflite/models/sa_shn_mobile_int8.json, whatever the golden vectors were written for),
+ * and the golden vectors' own, which may be another model's.
+ */
 public class AudioContractTest {
-    private static String goldenText() throws IOException {
-        return new String(Golden.bytes("contract.json"), java.nio.charset.StandardCharsets.UTF_8);
+    /** The committed int8 model's contract (the model the golden vectors are written for by default). */
+    private static final String MODEL_CONTRACT = "sa_shn_mobile_int8.json";
+
+    private static String modelText() throws IOException {
+        return new String(committed(MODEL_CONTRACT), java.nio.charset.StandardCharsets.UTF_8);
     }
 
-    private static JsonObject goldenJson() throws IOException {
-        return JsonParser.parseString(goldenText()).getAsJsonObject();
+    private static JsonObject modelJson() throws IOException {
+        return JsonParser.parseString(modelText()).getAsJsonObject();
     }
 
     private static void assertRejected(JsonObject json, String reason) {
@@ -36,7 +43,7 @@ public class AudioContractTest {
 
     @Test
     public void readsTheModelsContract() throws Exception {
-        AudioContract contract = Golden.contract();
+        AudioContract contract = AudioContract.parse(modelText());
         assertEquals(1, contract.version);
         assertEquals("int8", contract.quantization);
         assertEquals("sa_shn_mobile", contract.modelName);
@@ -69,6 +76,32 @@ public class AudioContractTest {
     }
 
     @Test
+    public void readsTheGoldenVectorsContract() throws Exception {
+        // Whatever model the golden vectors were written for: its fields as the JSON gives them,
+        // and the frame and window counts the Python chain recorded.
+        AudioContract contract = Golden.contract();
+        JsonObject json = JsonParser.parseString(new String(Golden.bytes("contract.json"),
+                java.nio.charset.StandardCharsets.UTF_8)).getAsJsonObject();
+        JsonObject signal = json.getAsJsonObject("signal");
+        SignalConfig s = contract.signal;
+        assertEquals(json.getAsJsonObject("model").get("name").getAsString(), contract.modelName);
+        assertEquals(signal.get("sample_rate").getAsInt(), s.sampleRate);
+        assertEquals(signal.get("n_fft").getAsInt(), s.nFft);
+        assertEquals(signal.get("hop_length").getAsInt(), s.hopLength);
+        assertEquals(signal.get("n_bins").getAsInt(), s.nBins);
+        assertEquals(signal.get("patch_frames").getAsInt(), s.patchFrames);
+        assertEquals(signal.get("window_hop").getAsInt(), s.windowHop);
+        assertEquals(signal.get("window_margin").getAsInt(), s.windowMargin());
+        assertEquals(s.patchFrames - s.windowHop - s.windowMargin(), s.windowLookAhead());
+        assertEquals(s.nFft / 2 + 1, s.spectrumBins());
+        assertArrayEquals(new int[] {1, s.patchFrames, s.nBins, 1}, contract.input.shape());
+        assertArrayEquals(new int[] {1, s.patchFrames, s.nBins, s.sources.size()}, contract.output.shape());
+        JsonObject mono = Golden.testCase("mono");
+        assertEquals(mono.get("frames").getAsInt(),
+                s.numFrames(mono.getAsJsonObject("input").get("frames").getAsInt()));
+    }
+
+    @Test
     public void contractFileSitsBesideTheModel() {
         assertEquals("models/sa_shn_mobile_int8.json", AudioContract.contractPath("models/sa_shn_mobile_int8.tflite"));
         try {
@@ -81,7 +114,7 @@ public class AudioContractTest {
 
     @Test
     public void readsTheWindowMarginAndCentresWithoutIt() throws Exception {
-        JsonObject json = goldenJson();
+        JsonObject json = modelJson();
         json.getAsJsonObject("signal").addProperty("window_margin", 12);
         SignalConfig signal = AudioContract.parse(json.toString()).signal;
         assertEquals(12, signal.windowMargin());
@@ -95,7 +128,7 @@ public class AudioContractTest {
 
     @Test
     public void readsAFloatModelsContract() throws Exception {
-        JsonObject json = goldenJson();
+        JsonObject json = modelJson();
         json.addProperty("quantization", "float32");
         for (String tensor : new String[] {"input", "output"}) {
             JsonObject spec = json.getAsJsonObject(tensor);
@@ -110,32 +143,32 @@ public class AudioContractTest {
 
     @Test
     public void rejectsOtherFormatsVersionsAndInconsistentContracts() throws Exception {
-        JsonObject json = goldenJson();
+        JsonObject json = modelJson();
         json.addProperty("format", "something.else");
         assertRejected(json, "not a keras_sa TFLite contract");
 
-        json = goldenJson();
+        json = modelJson();
         json.addProperty("version", 2);
         assertRejected(json, "version 2 is not supported");
 
-        json = goldenJson();
+        json = modelJson();
         json.remove("signal");
         assertRejected(json, "missing object \"signal\"");
 
-        json = goldenJson();
+        json = modelJson();
         json.getAsJsonObject("signal").addProperty("n_bins", 600);
         assertRejected(json, "n_bins=600");
 
-        json = goldenJson();
+        json = modelJson();
         json.getAsJsonObject("signal").remove("window_margin");
         json.getAsJsonObject("signal").addProperty("window_hop", 47);
         assertRejected(json, "patch_frames - window_hop must be even");
 
-        json = goldenJson();
+        json = modelJson();
         json.getAsJsonObject("signal").addProperty("window_margin", 17);
         assertRejected(json, "window_margin must lie in [0, patch_frames - window_hop = 16]");
 
-        json = goldenJson();
+        json = modelJson();
         JsonArray shape = new JsonArray();
         for (int d : new int[] {1, 32, 512, 1}) {
             shape.add(d);
@@ -143,15 +176,15 @@ public class AudioContractTest {
         json.getAsJsonObject("input").add("shape", shape);
         assertRejected(json, "input shape [1, 32, 512, 1]");
 
-        json = goldenJson();
+        json = modelJson();
         json.getAsJsonObject("output").addProperty("dtype", "int16");
         assertRejected(json, "unsupported dtype int16");
 
-        json = goldenJson();
+        json = modelJson();
         json.getAsJsonObject("input").remove("scale");
         assertRejected(json, "needs \"scale\"");
 
-        json = goldenJson();
+        json = modelJson();
         JsonArray sources = new JsonArray();
         sources.add("drums");
         sources.add("accompaniment");
@@ -159,11 +192,11 @@ public class AudioContractTest {
         json.getAsJsonObject("masks").add("sources", sources);
         assertRejected(json, "no 'vocals' mask");
 
-        json = goldenJson();
+        json = modelJson();
         json.getAsJsonObject("stft").addProperty("window", "hann, symmetric");
         assertRejected(json, "STFT window");
 
-        json = goldenJson();
+        json = modelJson();
         json.getAsJsonObject("signal").addProperty("sample_rate", 16000.5);
         assertRejected(json, "must be an integer");
     }
@@ -182,8 +215,8 @@ public class AudioContractTest {
 
     @Test
     public void exposesTheVerificationFigures() throws Exception {
-        AudioContract contract = Golden.contract();
-        JsonObject json = goldenJson();
+        AudioContract contract = AudioContract.parse(modelText());
+        JsonObject json = modelJson();
         if (json.has("verification")) {
             double gnsdr = json.getAsJsonObject("verification").get("vocals_gnsdr").getAsDouble();
             assertEquals(gnsdr, contract.verificationFigure("vocals_gnsdr"), 0);

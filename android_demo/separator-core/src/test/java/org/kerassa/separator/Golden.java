@@ -7,6 +7,9 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
 import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.FileInputStream;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -17,24 +20,48 @@ import java.util.zip.GZIPInputStream;
 
 /**
  * The golden vectors written by {@code android_demo/tools/make_golden.py}, read from the test
- * classpath ({@code /golden/manifest.json} and the files it lists).
+ * classpath ({@code /golden/manifest.json} and the files it lists), or from the folder the
+ * environment variable {@code KERAS_SA_GOLDEN} names (as the web demo's tests do), e.g. vectors
+ * written for another model's contract with {@code make_golden.py --model ... --out FOLDER}.
  *
  * <p>Each array is raw little-endian float32 or int8 in C order, gzip-compressed; the manifest
  * gives its dtype and shape. Tests that need the vectors are skipped (not failed) when they are
  * absent, so the rest of the suite runs on a checkout without them.
  */
 final class Golden {
+    /** The folder {@code KERAS_SA_GOLDEN} names, or null: the test classpath's {@code /golden}. */
+    static final String FOLDER = folder();
+
     private static JsonObject manifest;
 
     private Golden() {
     }
 
+    private static String folder() {
+        String folder = System.getenv("KERAS_SA_GOLDEN");
+        return folder == null || folder.isEmpty() ? null : folder;
+    }
+
+    /** A golden file, or null when it is absent. */
+    private static InputStream find(String file) {
+        if (FOLDER == null) {
+            return Golden.class.getResourceAsStream("/golden/" + file);
+        }
+        try {
+            return new FileInputStream(new File(FOLDER, file));
+        } catch (FileNotFoundException e) {
+            return null;
+        }
+    }
+
     /** The manifest; skips the calling test when the golden vectors are absent. */
     static synchronized JsonObject manifest() {
         if (manifest == null) {
-            InputStream in = Golden.class.getResourceAsStream("/golden/manifest.json");
-            assumeTrue("golden vectors not found on the classpath (/golden/manifest.json); "
-                    + "run android_demo/tools/make_golden.py", in != null);
+            InputStream in = find("manifest.json");
+            assumeTrue((FOLDER == null
+                    ? "golden vectors not found on the classpath (/golden/manifest.json)"
+                    : "no golden vectors at " + FOLDER + " (KERAS_SA_GOLDEN)")
+                    + "; run android_demo/tools/make_golden.py", in != null);
             try {
                 manifest = JsonParser.parseReader(new InputStreamReader(in, StandardCharsets.UTF_8)).getAsJsonObject();
                 in.close();
@@ -51,7 +78,7 @@ final class Golden {
 
     static InputStream open(String file) {
         manifest();
-        InputStream in = Golden.class.getResourceAsStream("/golden/" + file);
+        InputStream in = find(file);
         if (in == null) {
             throw new IllegalStateException("golden file missing: " + file);
         }
