@@ -1,0 +1,67 @@
+"""scripts/inference_probe.py: overlap averaging agrees with the product path where they coincide."""
+
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "inference_probe.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("inference_probe", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def separator(small_model_file):
+    from keras_sa.separation import Separator
+
+    return Separator.from_file(small_model_file, backend="keras")
+
+
+@pytest.fixture(scope="module")
+def magnitude(mir1k_root, separator):
+    from keras_sa import data
+    from keras_sa.audio.signal import stft
+
+    clip = sorted(data.discover(mir1k_root), key=lambda track: track.name)[0]
+    sources = clip.load(separator.signal.sample_rate)
+    mixture = ((sources["vocals"] + sources["accompaniment"]) / 2)[:40000]
+    return np.abs(stft(mixture, separator.signal))[:, : separator.signal.n_bins]
+
+
+def test_equal_weights_without_overlap_are_the_product_path(separator, magnitude):
+    probe = load_script()
+    patch = separator.signal.patch_frames
+    averaged = probe.averaged_masks([separator], magnitude, patch, "mean")
+    product = dataclasses.replace(separator.signal, window_hop=patch, window_margin=0)
+    whole_windows = type(separator)(separator.predictor)
+    whole_windows.signal = product
+    np.testing.assert_allclose(averaged, whole_windows.masks(magnitude), atol=1e-6)
+
+
+def test_overlapping_windows_average_into_the_mask_range(separator, magnitude):
+    probe = load_script()
+    averaged = probe.averaged_masks([separator], magnitude, 4, "hann")
+    assert averaged.shape == (magnitude.shape[0], magnitude.shape[1], 2)
+    assert np.all((averaged >= 0) & (averaged <= 1))
+    single = probe.averaged_masks([separator], magnitude, separator.signal.patch_frames, "mean")
+    assert not np.allclose(averaged, single, atol=1e-3)  # the overlap changes the masks
+
+
+def test_margin_goes_with_keep_only(capsys, mir1k_root, small_model_file):
+    probe = load_script()
+    with pytest.raises(SystemExit):
+        probe.main([str(mir1k_root), "--model", small_model_file, "--singers", "amy",
+                    "--average", "hann", "--margin", "4", "-o", "unused"])
+    assert "--margin applies to --average keep only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        probe.main([str(mir1k_root), "--model", small_model_file, "--singers", "amy",
+                    "--average", "keep", "--window-hop", "12", "--margin", "8", "-o", "unused"])
+    assert "must fit the 16-frame window" in capsys.readouterr().err
