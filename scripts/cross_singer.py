@@ -12,6 +12,9 @@ candidate (``last.keras``, the model at the last step, never a best-of-epochs
 pick) are fixed before training and written to ``<results>/<name>/recipe.json``;
 running the same name again with another recipe is refused, and running it
 again with the same one resumes the training and scoring where they stopped.
+After every epoch the trainings' resume state is copied to
+``<resume>/<name>/<singer>/``, so a probe kept with the sources goes on on a
+new machine; it is removed once both directions are scored.
 
 With ``--baseline``, both directions are compared clip by clip with that
 recipe's scores (``scripts/compare_clips.py``), and the adoption rule is
@@ -30,23 +33,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_clips import compare  # noqa: E402
-from side_by_side import keras_sa, register, train  # noqa: E402
+from side_by_side import Keeper, keras_sa, register, restore, train  # noqa: E402
 
 DIRECTIONS = (("amy", "abjones"), ("abjones", "amy"))
 CANDIDATE = "last.keras"
 GAIN, LOSS = 0.1, 0.1  # dB vocals: the adoption rule
 
 
-def train_both(recipe, runs, log_dir):
-    """Train both directions side by side; each resumes from its run folder."""
-    return train({
-        singer: keras_sa(
+def train_both(recipe, runs, saved):
+    """Train both directions side by side.
+
+    Each resumes from its run folder, or from its state kept in ``saved``,
+    where it is copied after every epoch so that a probe can span stops.
+    """
+    jobs, keepers = {}, []
+    for singer, _ in DIRECTIONS:
+        if restore(saved / singer, runs / singer):
+            print(f"{runs.name}: {singer} resumes from {saved / singer}")
+        jobs[singer] = keras_sa(
             "train", recipe["data"], "-o", str(runs / singer), "--singers", singer,
             "--steps", str(recipe["steps"]), "--seed", str(recipe["seed"]),
             "--threads", "1", *recipe["train_args"],
         )
-        for singer, _ in DIRECTIONS
-    }, log_dir)
+        keepers.append(Keeper(runs / singer, saved / singer))
+    return train(jobs, runs, poll=lambda: [keep() for keep in keepers])
 
 
 def score(recipe, runs, out, listener):
@@ -134,6 +144,8 @@ def main(argv=None):
     parser.add_argument("--data", default="../shared/data/mir1k", help="MIR-1K stems folder")
     parser.add_argument("--runs", default="runs/cross_singer", help="run folders (not kept)")
     parser.add_argument("--results", default="results/cross_singer", help="scores and recipe")
+    parser.add_argument("--resume", default="results/resume/cross_singer",
+                        help="kept resume state of unfinished trainings")
     parser.add_argument("--report-only", action="store_true", help="print the scores, train nothing")
     args = parser.parse_args(argv)
     forbidden = {"--singers", "--steps", "--seed", "--threads", "--init", "-o", "--out"}
@@ -154,7 +166,8 @@ def main(argv=None):
     if not args.report_only:
         register(out / "recipe.json", recipe)
         runs.mkdir(parents=True, exist_ok=True)
-        seconds = train_both(recipe, runs, runs)
+        saved = Path(args.resume) / args.name
+        seconds = train_both(recipe, runs, saved)
         print(f"{args.name}: trained both directions in {seconds / 60:.1f} min (side by side)")
         with ThreadPoolExecutor(len(DIRECTIONS)) as pool:  # one thread each, side by side
             list(pool.map(lambda listener: score(recipe, runs, out, listener),
@@ -163,6 +176,7 @@ def main(argv=None):
             history = runs / singer / "history.csv"
             if history.exists():
                 shutil.copy(history, out / f"train_{singer}_history.csv")
+        shutil.rmtree(saved, ignore_errors=True)  # scored: nothing left to resume
     report(args.name, out, baseline_out)
     return 0
 

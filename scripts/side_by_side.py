@@ -1,6 +1,7 @@
 """Trainings fixed before they run, run side by side: what the cross-singer probes and the final pair share."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -52,3 +53,49 @@ def train(jobs, log_dir, poll=None, every=30.0):
     if failed:
         raise SystemExit(f"training {', '.join(failed)} failed; see {log_dir}")
     return time.monotonic() - start
+
+
+# What a run folder needs to resume: BackupAndRestore's folder and the run's records.
+RESUME_STATE = ("backup", "history.csv", "run.json", "best.json")
+
+
+def restore(saved, run):
+    """Seed a missing run folder from the kept resume state; return whether it did."""
+    if run.exists() or not saved.exists():
+        return False
+    shutil.copytree(saved, run)
+    return True
+
+
+class Keeper:
+    """Copies a run's resume state to the kept folder each time a new epoch is backed up."""
+
+    def __init__(self, run, saved):
+        self.run, self.saved, self.seen = run, saved, None
+
+    def __call__(self):
+        marker = self.run / "backup" / "training_metadata.json"
+        if not marker.exists():
+            return
+        stamp = marker.stat().st_mtime_ns
+        if stamp == self.seen:
+            return
+        staging = self.saved.with_name(f".{self.saved.name}.new")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name in RESUME_STATE:
+            source = self.run / name
+            if source.is_dir():
+                shutil.copytree(source, staging / name)
+            elif source.exists():
+                shutil.copy2(source, staging / name)
+        if marker.stat().st_mtime_ns != stamp:  # written again while copying: next time
+            shutil.rmtree(staging)
+            return
+        old = self.saved.with_name(f".{self.saved.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.saved.exists():
+            self.saved.rename(old)
+        staging.rename(self.saved)
+        shutil.rmtree(old, ignore_errors=True)
+        self.seen = stamp
