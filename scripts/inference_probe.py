@@ -76,8 +76,13 @@ def main(argv=None):
     parser.add_argument("--margin", type=int, help="with --average keep: frames before the kept ones")
     parser.add_argument("--average", choices=["hann", "mean", "keep"], default="hann")
     parser.add_argument("--label", help="file name prefix of the scores (default: from the options)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
     parser.add_argument("-o", "--out", required=True)
     args = parser.parse_args(argv)
+
+    from keras_sa.cli.common import set_threads
+
+    set_threads(args.threads)
 
     from keras_sa import data, evaluation
     from keras_sa.separation import Separator
