@@ -113,3 +113,32 @@ def test_vocal_effects_tilt_and_room(sources):
     wet = vocal_effects.apply(click, RATE, dict(flat, rt60=0.8, wet_db=-3.0))
     assert np.sum(wet[RATE // 4 :] ** 2) > 1e-3 * np.sum(wet**2)
     assert np.sum(vocal_effects.apply(click, RATE, flat)[RATE // 4 :] ** 2) < 1e-6
+
+
+def test_eq_only_draws_the_same_eq_and_no_room(sources):
+    with_room, eq_only = np.random.default_rng(3), np.random.default_rng(3)
+    rooms = 0
+    for _ in range(40):
+        full, eq = vocal_effects.draw(with_room), vocal_effects.draw(eq_only, room=False)
+        assert {k: full[k] for k in ("tilt", "band_hz", "band_db")} == {
+            k: eq[k] for k in ("tilt", "band_hz", "band_db")}
+        assert eq["rt60"] == 0 and eq["wet_db"] == 0
+        rooms += full["rt60"] > 0
+    assert 5 < rooms < 35  # about half of the examples get a room
+
+    def effects_of(option):
+        source = PatchSource(sources, CONFIG, seed=4, remix_probability=1.0, vocal_effects=option)
+        drawn = []
+        original = source.example
+        source.example = lambda *a, **k: drawn.append(k["effects"]) or original(*a, **k)
+        for index in range(30):
+            source.random_example(index)
+        return drawn
+
+    flag, full, eq = effects_of(True), effects_of("eq+room"), effects_of("eq")
+    assert flag == full and any(e["rt60"] > 0 for e in full)
+    assert all(e["rt60"] == 0 for e in eq)
+    assert [e["tilt"] for e in eq] == [e["tilt"] for e in full]
+    assert effects_of(None) == [None] * 30
+    with pytest.raises(ValueError, match="vocal_effects must be one of"):
+        PatchSource(sources, CONFIG, vocal_effects="room")

@@ -29,8 +29,9 @@ def register(commands):
         "Change gender) for remixed examples to draw from (default: %(default)s, off)",
     )
     train.add_argument(
-        "--vocal-effects", action="store_true",
-        help="colour the vocals of remixed examples with a random EQ and room",
+        "--vocal-effects", nargs="?", const="eq+room", choices=("eq", "eq+room"), default=None,
+        help="colour the vocals of remixed examples with a random EQ and, half of the time, a "
+        "room (eq+room, the default when no value is given), or with the EQ alone (eq)",
     )
     train.add_argument(
         "--singers", type=singer_list, metavar="NAME[,NAME...]",

@@ -58,7 +58,8 @@ class PatchSource:
             remixed examples then draw their vocals from the original and
             its ``k`` variants alike.
         vocal_effects: colour the vocals of remixed examples with a random
-            EQ and room (:mod:`keras_sa.data.vocal_effects`).
+            EQ and room (``"eq+room"``, or ``True``) or EQ only (``"eq"``)
+            (:mod:`keras_sa.data.vocal_effects`).
     """
 
     def __init__(self, sources, config, remix_probability=0.5, gain_db=6.0, seed=0, spectra=False,
@@ -71,7 +72,11 @@ class PatchSource:
         self.gain_db = gain_db
         self.seed = seed
         self.vocal_speed = vocal_speed
-        self.vocal_effects = vocal_effects
+        self.vocal_effects = None
+        if vocal_effects:  # scipy.signal stays unimported when the option is off
+            from keras_sa.data.vocal_effects import kind
+
+            self.vocal_effects = kind(vocal_effects)
         # Samples whose uncentred STFT has exactly patch_frames frames: the
         # frames of a song's own STFT, with no padding at the patch edges.
         self.segment = (config.patch_frames - 1) * config.hop_length + config.n_fft
@@ -191,7 +196,7 @@ class PatchSource:
         if remix and self.vocal_effects:
             from keras_sa.data import vocal_effects
 
-            effects = vocal_effects.draw(rng)
+            effects = vocal_effects.draw(rng, room=self.vocal_effects == "eq+room")
         return self.example(
             vocal_start, accompaniment_start, *gains, vocal_speed=speed, voice=voice, effects=effects
         )

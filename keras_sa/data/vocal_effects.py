@@ -5,8 +5,8 @@ desks: the same voice arrives brighter or darker, drier or wetter. MIR-1K's
 two training singers were recorded one way, so a model trained on them sees
 one colour of voice. Each remixed example can instead colour its vocals with
 a random spectral tilt, one random peaking band and, half of the time, a
-synthetic room. The target is the coloured vocals, as it would be in a
-record.
+synthetic room (``"eq+room"``), or the EQ alone (``"eq"``). The target is the
+coloured vocals, as it would be in a record.
 """
 
 import numpy as np
@@ -18,10 +18,29 @@ BAND_HZ = (200.0, 6000.0)  # its centre, log-uniform
 REVERB_PROBABILITY = 0.5
 RT60_SECONDS = (0.2, 1.2)  # reverberation time of the synthetic room
 WET_DB = (-18.0, -3.0)  # reverberant part relative to the dry vocals
+KINDS = ("eq", "eq+room")
 
 
-def draw(rng):
-    """The random settings of one example's effects (a dict of floats)."""
+def kind(value):
+    """The kind of effects a ``vocal_effects`` option asks for: None, ``"eq"`` or ``"eq+room"``.
+
+    ``True`` (the option as a bare flag) means ``"eq+room"``.
+    """
+    if value is True:
+        return "eq+room"
+    if value in (None, False):
+        return None
+    if value not in KINDS:
+        raise ValueError(f"vocal_effects must be one of {', '.join(KINDS)}, got {value!r}")
+    return value
+
+
+def draw(rng, room=True):
+    """The random settings of one example's effects (a dict of floats).
+
+    ``room=False`` draws the same numbers and leaves the room out, so that
+    the EQ of every example is the one ``room=True`` would give it.
+    """
     settings = {
         "tilt": rng.uniform(-TILT_DB_PER_OCTAVE, TILT_DB_PER_OCTAVE),
         "band_hz": float(np.exp(rng.uniform(*np.log(BAND_HZ)))),
@@ -31,8 +50,9 @@ def draw(rng):
         "room_seed": int(rng.integers(2**31)),
     }
     if rng.random() < REVERB_PROBABILITY:
-        settings["rt60"] = rng.uniform(*RT60_SECONDS)
-        settings["wet_db"] = rng.uniform(*WET_DB)
+        rt60, wet_db = rng.uniform(*RT60_SECONDS), rng.uniform(*WET_DB)
+        if room:
+            settings["rt60"], settings["wet_db"] = rt60, wet_db
     return settings
 
 

@@ -232,7 +232,8 @@ def train_on_dataset(
     ``voice_variants`` the number of pitch and formant variants made of each
     training track's vocals for them to draw from (kept in
     ``out_dir/voices.npz``, :mod:`keras_sa.data.voices`), and
-    ``vocal_effects`` whether their vocals get a random EQ and room.
+    ``vocal_effects`` whether their vocals get a random EQ and room
+    (``"eq+room"`` or ``True``), the EQ alone (``"eq"``), or neither.
 
     ``initial_model`` (a ``.keras`` file written by
     :func:`keras_sa.models.save_model`) starts the run from that model's
