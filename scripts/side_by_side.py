@@ -61,6 +61,8 @@ RESUME_STATE = ("backup", "history.csv", "run.json", "best.json")
 
 def restore(saved, run):
     """Seed a missing run folder from the kept resume state; return whether it did."""
+    if not saved.exists():  # a stop between the keeper's two renames leaves the previous epoch's
+        saved = saved.with_name(f".{saved.name}.old")
     if run.exists() or not saved.exists():
         return False
     shutil.copytree(saved, run)

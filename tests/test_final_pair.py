@@ -55,6 +55,12 @@ def test_the_state_is_kept_after_each_epoch_and_restored(tmp_path):
     assert (fresh / "backup" / "latest.weights.h5").read_bytes() == bytes([2]) * 64
     assert not script.restore(saved, fresh)  # a run folder is never replaced
 
+    # Stopped between the keeper's renames: the previous state is still found.
+    saved.rename(saved.with_name(".sa.old"))
+    other = tmp_path / "third" / "sa"
+    assert script.restore(saved, other)
+    assert (other / "backup" / "latest.weights.h5").read_bytes() == bytes([2]) * 64
+
 
 def test_the_pair_keeps_the_recipe_it_was_registered_with(tmp_path, monkeypatch):
     script = load_script()
