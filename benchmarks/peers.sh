@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # keras_sa's default path beside the peer separators (Open-Unmix, Spleeter, Demucs on random
 # weights, set up by ../shared/peers/setup.sh), timed as whole processes in interleaved rounds by
-# ../shared/peers/time_peers.sh. With --candidate MODEL, `keras-sa separate --model MODEL` is timed
-# in the same rounds as "candidate", so a model about to become the default is compared with
-# today's and with the peers on the same machine, in the same run.
+# ../shared/peers/time_peers.sh. With --candidate LABEL=MODEL (repeatable), `keras-sa separate
+# --model MODEL` is timed in the same rounds under LABEL, so models about to become the default
+# are compared with today's and with the peers on the same machine, in the same run.
 #
 # Run from the checkout (its .venv):
 #   ../shared/peers/setup.sh umx
-#   bash benchmarks/peers.sh [--candidate MODEL.tflite] [SONG] [RUNS] [PEER ...]
+#   bash benchmarks/peers.sh [--candidate LABEL=MODEL.tflite]... [SONG] [RUNS] [PEER ...]
 # Defaults: the 133 s CC BY song, 3 runs, peer umx (the fastest). Prints the CPU flags that
 # matter (AVX-512 makes the same command about 2x faster) and time_peers.sh's Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS_DIR=$(cd ../shared/peers && pwd)
-candidate=
-if [ "${1:-}" = "--candidate" ]; then candidate=$(realpath "$2"); shift 2; fi
+candidates=()
+while [ "${1:-}" = "--candidate" ]; do
+    [[ "${2:-}" =~ ^[A-Za-z0-9_]+=.+ ]] || { echo "peers.sh: --candidate LABEL=MODEL" >&2; exit 2; }
+    candidates+=("$2"); shift 2
+done
 song=${1:-../shared/data/songs/Karissa_Hobbs_-_Lets_Go_Fishin.ogg}
 runs=${2:-3}
 shift $(( $# >= 2 ? 2 : $# ))
@@ -25,12 +28,13 @@ trap 'rm -rf "$wrappers"' EXIT
 # The wrappers find their helpers (umx_cli.py, ...) beside themselves.
 for file in "$PEERS_DIR"/*; do ln -s "$file" "$wrappers/"; done
 names=(kerassa)
-if [ -n "$candidate" ]; then
-    printf '#!/usr/bin/env bash\nKERAS_SA_ARGS="--model %q" exec %q "$@"\n' "$candidate" "$PEERS_DIR/run_kerassa.sh" \
-        > "$wrappers/run_candidate.sh"
-    chmod +x "$wrappers/run_candidate.sh"
-    names+=(candidate)
-fi
+for candidate in "${candidates[@]}"; do
+    label=${candidate%%=*}; model=$(realpath "${candidate#*=}")
+    printf '#!/usr/bin/env bash\nKERAS_SA_ARGS="--model %q" exec %q "$@"\n' "$model" "$PEERS_DIR/run_kerassa.sh" \
+        > "$wrappers/run_$label.sh"
+    chmod +x "$wrappers/run_$label.sh"
+    names+=("$label")
+done
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
     "flags: $(grep -m1 -o -w -E 'avx2|avx512f|avx512_vnni|avx512_bf16' /proc/cpuinfo | sort -u | xargs)"
 KERAS_SA_VENV=$PWD/.venv WRAPPERS=$wrappers "$PEERS_DIR/time_peers.sh" "$song" "$runs" "${names[@]}" "${peers[@]}"
