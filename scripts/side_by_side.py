@@ -61,7 +61,7 @@ RESUME_STATE = ("backup", "history.csv", "run.json", "best.json")
 
 def restore(saved, run):
     """Seed a missing run folder from the kept resume state; return whether it did."""
-    if not saved.exists():  # a stop between the keeper's two renames leaves the previous epoch's
+    if not saved.exists():  # a stop between the keeper's two renames leaves only the last copy
         saved = saved.with_name(f".{saved.name}.old")
     if run.exists() or not saved.exists():
         return False
