@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_clips import compare  # noqa: E402
-from side_by_side import Keeper, keras_sa, register, restore, train  # noqa: E402
+from side_by_side import Keeper, keras_sa, register, restore, split_recipe, train  # noqa: E402
 
 DIRECTIONS = (("amy", "abjones"), ("abjones", "amy"))
 CANDIDATE = "last.keras"
@@ -131,11 +131,7 @@ def report(name, out, baseline_out):
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    train_args = []
-    if "--" in argv:
-        index = argv.index("--")
-        argv, train_args = argv[:index], argv[index + 1:]
+    argv, train_args = split_recipe(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="the recipe's name (a folder under --results and --runs)")
     parser.add_argument("--baseline", help="name of an earlier recipe to compare with")

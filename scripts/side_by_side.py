@@ -12,6 +12,15 @@ def keras_sa(*args):
     return [sys.executable, "-m", "keras_sa.cli", *args]
 
 
+def split_recipe(argv):
+    """``(script options, keras-sa train options)``: the latter are those after ``--``."""
+    argv = list(argv)
+    if "--" not in argv:
+        return argv, []
+    index = argv.index("--")
+    return argv[:index], argv[index + 1:]
+
+
 def register(path, recipe):
     """Write the recipe before any training, or check it against the registered one."""
     if path.exists():

@@ -1,26 +1,13 @@
 """scripts/cross_singer.py: a recipe registered before it runs, and the adoption rule."""
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SCORES = Path(__file__).resolve().parents[1] / "results" / "cross_singer"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("cross_singer", SCRIPTS / "cross_singer.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return module
 
 
 def fake_recipe_scores(results, name, speed):
@@ -35,7 +22,7 @@ def fake_recipe_scores(results, name, speed):
 
 
 def test_a_name_keeps_the_recipe_it_was_registered_with(tmp_path):
-    script = load_script()
+    script = load_script("cross_singer")
     path = tmp_path / "probe" / "recipe.json"
     recipe = {"steps": 1250, "seed": 11, "train_args": ["--vocal-speed", "0.3"]}
     script.register(path, recipe)
@@ -46,7 +33,7 @@ def test_a_name_keeps_the_recipe_it_was_registered_with(tmp_path):
 
 
 def test_the_recipe_may_not_set_what_the_script_fixes(tmp_path, capsys):
-    script = load_script()
+    script = load_script("cross_singer")
     with pytest.raises(SystemExit):
         script.main(["probe", "--results", str(tmp_path), "--", "--steps", "99"])
     assert "may not set --steps" in capsys.readouterr().err
@@ -54,7 +41,7 @@ def test_the_recipe_may_not_set_what_the_script_fixes(tmp_path, capsys):
 
 
 def test_report_applies_the_adoption_rule_to_both_directions(tmp_path, capsys):
-    script = load_script()
+    script = load_script("cross_singer")
     fake_recipe_scores(tmp_path, "speed0", "0")
     fake_recipe_scores(tmp_path, "speed03", "0.3")
     assert script.main(["speed03", "--baseline", "speed0", "--results", str(tmp_path),

@@ -1,25 +1,10 @@
 """scripts/final_pair.py: resume state kept after each epoch and restored on a new machine."""
 
-import importlib.util
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("final_pair", SCRIPTS / "final_pair.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return module
+from script_loader import load_script
 
 
 def backed_up(run, epoch):
@@ -33,7 +18,7 @@ def backed_up(run, epoch):
 
 
 def test_the_state_is_kept_after_each_epoch_and_restored(tmp_path):
-    script = load_script()
+    script = load_script("final_pair")
     run, saved = tmp_path / "runs" / "sa", tmp_path / "resume" / "sa"
     keep = script.Keeper(run, saved)
     keep()  # nothing backed up yet
@@ -63,7 +48,7 @@ def test_the_state_is_kept_after_each_epoch_and_restored(tmp_path):
 
 
 def test_the_pair_keeps_the_recipe_it_was_registered_with(tmp_path, monkeypatch):
-    script = load_script()
+    script = load_script("final_pair")
     ran = []
     monkeypatch.setattr(script, "train", lambda jobs, log_dir, poll: ran.append(jobs) or 0.0)
     common = ["pair", "--sa", "sa.json", "--add", "add.json", "--seed", "31",
