@@ -9,9 +9,10 @@ instead be the average over every window that covers it, each window's frames
 weighted by a Hann window (``--average hann``) or equally (``mean``), at any
 window hop; several ``--model`` files average their masks too (an ensemble,
 e.g. the SA model and its ``add`` twin). ``--average keep`` scores the product's
-own path (``Separator.separate``) for a reference in the same run, at the
-model's window hop and margin, or at ``--window-hop`` and ``--margin`` when
-both are given (what a new streaming latency would cost). The
+own path (``Separator.separate``), of one model or of the masks of several
+averaged window by window, at the models' window hop and margin, or at
+``--window-hop`` and ``--margin`` when both are given (what a new streaming
+latency would cost). The
 estimates are scored with mir_eval on MIR-1K clips, as ``keras-sa evaluate``
 does, and written in its per-clip format for ``scripts/compare_clips.py``.
 """
@@ -46,6 +47,17 @@ def averaged_masks(separators, magnitude, hop, weighting):
             norm[i * hop : i * hop + patch] += weights
     masks = total / np.maximum(norm, 1e-12)[:, None, None]
     return masks[patch - hop : patch - hop + frames]
+
+
+class MeanPredictor:
+    """Several predictors as one, their masks averaged: an ensemble on the product's window path."""
+
+    def __init__(self, predictors):
+        self.predictors = list(predictors)
+        self.config = self.predictors[0].config
+
+    def __call__(self, features):
+        return np.mean([predictor(features) for predictor in self.predictors], axis=0)
 
 
 def estimator(separators, hop, weighting):
@@ -92,18 +104,18 @@ def main(argv=None):
         parser.error("the models of an ensemble must share one signal contract")
     patch = separators[0].signal.patch_frames
     if args.average == "keep":
-        if len(separators) != 1:
-            parser.error("--average keep scores one model")
+        separator = separators[0]
+        if len(separators) > 1:
+            separator = Separator(MeanPredictor(s.predictor for s in separators))
         if (args.window_hop is None) != (args.margin is None):
             parser.error("--average keep takes --window-hop and --margin together")
         if args.window_hop is not None:
             if args.window_hop < 1 or args.margin < 0 or args.window_hop + args.margin > patch:
                 parser.error(f"--window-hop + --margin must fit the {patch}-frame window")
-            separator = separators[0]
             separator.signal = dataclasses.replace(
                 separator.signal, window_hop=args.window_hop, window_margin=args.margin
             )
-        estimate = separators[0].estimator()
+        estimate = separator.estimator()
     else:
         if args.margin is not None:
             parser.error("--margin applies to --average keep only")
@@ -115,8 +127,10 @@ def main(argv=None):
     records = evaluation.evaluate_tracks(evaluation.TrackClips(tracks, 16000), estimate)
     summary = evaluation.summarize(records)
     if args.average == "keep":
-        signal = separators[0].signal
+        signal = separator.signal
         default = f"keep{signal.window_hop}m{signal.window_margin}"
+        if len(separators) > 1:
+            default += f"_{len(separators)}models"
     else:
         default = f"{args.average}{args.window_hop}_{len(separators)}models"
     label = args.label or default

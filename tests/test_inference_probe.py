@@ -65,3 +65,24 @@ def test_margin_goes_with_keep_only(capsys, mir1k_root, small_model_file):
         probe.main([str(mir1k_root), "--model", small_model_file, "--singers", "amy",
                     "--average", "keep", "--window-hop", "12", "--margin", "8", "-o", "unused"])
     assert "must fit the 16-frame window" in capsys.readouterr().err
+
+
+def test_an_ensemble_on_the_product_path_averages_the_window_masks(separator, magnitude):
+    from keras_sa.separation import Separator
+
+    probe = load_script()
+    twice = Separator(probe.MeanPredictor([separator.predictor, separator.predictor]))
+    np.testing.assert_allclose(twice.masks(magnitude), separator.masks(magnitude), atol=1e-6)
+
+    class Opposite:
+        """The same model with its two sources' masks swapped: a second, different member."""
+
+        config = separator.predictor.config
+
+        def __call__(self, features):
+            return separator.predictor(features)[..., ::-1]
+
+    mixed = Separator(probe.MeanPredictor([separator.predictor, Opposite()])).masks(magnitude)
+    one = separator.masks(magnitude)
+    np.testing.assert_allclose(mixed, (one + one[..., ::-1]) / 2, atol=1e-6)
+    assert not np.allclose(mixed, one, atol=1e-3)
