@@ -1,20 +1,15 @@
 """scripts/compare_clips.py: the paired per-clip comparison behind the model card's ablation."""
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_clips.py"
+from script_loader import load_script
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 FIELDS = ["name", "length", "sample_rate", "status", "vocals_nsdr", "accompaniment_nsdr"]
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("compare_clips", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write(path, rows):
@@ -27,7 +22,7 @@ def write(path, rows):
 
 
 def test_differences_weights_and_failed_clips(tmp_path, capsys):
-    script = load_script()
+    script = load_script("compare_clips")
     a = write(tmp_path / "a.csv", [
         ("c1", 100, "ok", 10.0, 5.0), ("c2", 300, "ok", 6.0, 5.0),
         ("c3", 100, "ok", 8.0, 4.0), ("c4", 100, "failed", "", ""),
@@ -47,7 +42,7 @@ def test_differences_weights_and_failed_clips(tmp_path, capsys):
 
 
 def test_files_of_different_clips_or_formats_are_one_line_errors(tmp_path, capsys):
-    script = load_script()
+    script = load_script("compare_clips")
     a = write(tmp_path / "a.csv", [("c1", 100, "ok", 1.0, 1.0), ("c2", 100, "ok", 2.0, 2.0)])
     b = write(tmp_path / "b.csv", [("c1", 100, "ok", 1.0, 1.0), ("c3", 100, "ok", 2.0, 2.0)])
     assert script.main([str(a), str(b)]) == 1
@@ -63,7 +58,7 @@ def test_files_of_different_clips_or_formats_are_one_line_errors(tmp_path, capsy
 @pytest.mark.parametrize("folder", ["mir1k_seed0_4000steps", "mir1k_seed1"])
 def test_committed_ablation_files_compare(folder, capsys):
     """The committed per-clip scores of the ablation runs are complete and comparable."""
-    results = SCRIPT.parents[1] / "results" / folder
-    script = load_script()
+    results = RESULTS / folder
+    script = load_script("compare_clips")
     assert script.main([str(results / "sa_shn_mobile_clips.csv"), str(results / "shn_mobile_clips.csv")]) == 0
     assert capsys.readouterr().out.startswith("825 clips scored in both")

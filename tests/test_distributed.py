@@ -8,7 +8,6 @@ two GPUs. The other tests here are quick.
 """
 
 import csv
-import importlib.util
 import json
 import re
 import subprocess
@@ -23,23 +22,16 @@ from keras_sa.audio import load_audio, model_input, stft
 from keras_sa.data import pipeline
 
 from configs import SMALL_TWO_STACKS
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_multiworker.py"
+from script_loader import load_script
 
 # MIR-1K training singers only, from four songs (one is held out for validation).
 CLIPS = ("abjones_1_01", "abjones_1_02", "abjones_2_01", "amy_1_01", "amy_1_02", "amy_2_01")
 RUN_FILES = {"run.json", "best.keras", "last.keras", "best.json", "history.csv", "logs", "backup"}
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("train_multiworker", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_cluster_is_on_loopback_with_distinct_free_ports():
-    script = load_script()
+    script = load_script("train_multiworker")
     configs = script.tf_configs(script.free_ports(3))
     addresses = configs[0]["cluster"]["worker"]
     assert len(set(addresses)) == 3
@@ -107,7 +99,7 @@ def val_losses(log_path):
 
 # SLOW: two TensorFlow worker processes (about a minute on 2 CPU cores).
 def test_two_workers_train_on_loopback(stem_dataset, mir1k_root, tmp_path):
-    script = load_script()
+    script = load_script("train_multiworker")
     config_path = tmp_path / "small.json"
     config_path.write_text(SMALL_TWO_STACKS.to_json())
     out = tmp_path / "run"

@@ -1,21 +1,11 @@
 """scripts/inference_probe.py: overlap averaging agrees with the product path where they coincide."""
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "inference_probe.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("inference_probe", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from script_loader import load_script
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +27,7 @@ def magnitude(mir1k_root, separator):
 
 
 def test_equal_weights_without_overlap_are_the_product_path(separator, magnitude):
-    probe = load_script()
+    probe = load_script("inference_probe")
     patch = separator.signal.patch_frames
     averaged = probe.averaged_masks([separator], magnitude, patch, "mean")
     product = dataclasses.replace(separator.signal, window_hop=patch, window_margin=0)
@@ -47,7 +37,7 @@ def test_equal_weights_without_overlap_are_the_product_path(separator, magnitude
 
 
 def test_overlapping_windows_average_into_the_mask_range(separator, magnitude):
-    probe = load_script()
+    probe = load_script("inference_probe")
     averaged = probe.averaged_masks([separator], magnitude, 4, "hann")
     assert averaged.shape == (magnitude.shape[0], magnitude.shape[1], 2)
     assert np.all((averaged >= 0) & (averaged <= 1))
@@ -56,7 +46,7 @@ def test_overlapping_windows_average_into_the_mask_range(separator, magnitude):
 
 
 def test_margin_goes_with_keep_only(capsys, mir1k_root, small_model_file):
-    probe = load_script()
+    probe = load_script("inference_probe")
     with pytest.raises(SystemExit):
         probe.main([str(mir1k_root), "--model", small_model_file, "--singers", "amy",
                     "--average", "hann", "--margin", "4", "-o", "unused"])
@@ -70,7 +60,7 @@ def test_margin_goes_with_keep_only(capsys, mir1k_root, small_model_file):
 def test_an_ensemble_on_the_product_path_averages_the_window_masks(separator, magnitude):
     from keras_sa.separation import Separator
 
-    probe = load_script()
+    probe = load_script("inference_probe")
     twice = Separator(probe.MeanPredictor([separator.predictor, separator.predictor]))
     np.testing.assert_allclose(twice.masks(magnitude), separator.masks(magnitude), atol=1e-6)
 
