@@ -5,19 +5,34 @@
 # --model MODEL` is timed in the same rounds under LABEL, so models about to become the default
 # are compared with today's and with the peers on the same machine, in the same run.
 #
+# With --max-isa avx2, every process of the run is kept off AVX-512 (and AVX-VNNI) on an AVX-512
+# host, so that one host can also answer for AVX2-only ones: LiteRT through
+# benchmarks/max_isa/sitecustomize.py, PyTorch, oneDNN, MKL, numpy and OpenBLAS through their own
+# switches. Only the instruction sets change; the cores, caches and clock stay this host's.
+#
 # Run from the checkout (its .venv):
 #   ../shared/peers/setup.sh umx
-#   bash benchmarks/peers.sh [--candidate LABEL=MODEL.tflite]... [SONG] [RUNS] [PEER ...]
+#   bash benchmarks/peers.sh [--max-isa avx2] [--candidate LABEL=MODEL.tflite]... [SONG] [RUNS] [PEER ...]
 # Defaults: the 133 s CC BY song, 3 runs, peer umx (the fastest). Prints the CPU flags that
 # matter (AVX-512 makes the same command about 2x faster) and time_peers.sh's Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS_DIR=$(cd ../shared/peers && pwd)
 candidates=()
-while [ "${1:-}" = "--candidate" ]; do
+max_isa=
+while [ "${1:-}" = "--candidate" ] || [ "${1:-}" = "--max-isa" ]; do
+    if [ "$1" = "--max-isa" ]; then
+        [ "${2:-}" = avx2 ] || { echo "peers.sh: --max-isa takes avx2" >&2; exit 2; }
+        max_isa=avx2; shift 2; continue
+    fi
     [[ "${2:-}" =~ ^[A-Za-z0-9_]+=.+ ]] || { echo "peers.sh: --candidate LABEL=MODEL" >&2; exit 2; }
     candidates+=("$2"); shift 2
 done
+if [ -n "$max_isa" ]; then
+    export KERAS_SA_BENCH_MAX_ISA=avx2 PYTHONPATH=$PWD/benchmarks/max_isa${PYTHONPATH:+:$PYTHONPATH}
+    export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+    export NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell
+fi
 song=${1:-../shared/data/songs/Karissa_Hobbs_-_Lets_Go_Fishin.ogg}
 runs=${2:-3}
 shift $(( $# >= 2 ? 2 : $# ))
@@ -36,5 +51,6 @@ for candidate in "${candidates[@]}"; do
     names+=("$label")
 done
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
-    "flags: $(grep -m1 -o -w -E 'avx2|avx512f|avx512_vnni|avx512_bf16' /proc/cpuinfo | sort -u | xargs)"
+    "flags: $(grep -m1 -o -w -E 'avx2|avx512f|avx512_vnni|avx512_bf16' /proc/cpuinfo | sort -u | xargs)" \
+    "${max_isa:+(AVX-512 and AVX-VNNI hidden from every library: --max-isa avx2)}"
 KERAS_SA_VENV=$PWD/.venv WRAPPERS=$wrappers "$PEERS_DIR/time_peers.sh" "$song" "$runs" "${names[@]}" "${peers[@]}"
