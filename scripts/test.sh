@@ -6,7 +6,8 @@
 # 1. System packages, each only if missing (apt-get, as root or through sudo):
 #    ffmpeg, which musdb/stempeg need for the MUSDB18 .stem.mp4 tests, a JDK with
 #    JUnit 4, Hamcrest and Gson for the Android demo's plain-Java module, and Node.js
-#    with npm and Chromium for the web demo.
+#    with npm and Chromium for the web demo, and binutils' nm, with which the AVX2 benchmark
+#    hook (benchmarks/max_isa) finds LiteRT's cpuinfo.
 # 2. A virtual environment in .venv with the pinned packages and this package (editable),
 #    and the web demo's pinned npm packages (npm ci in web_demo).
 # 3. The JVM tests of android_demo/separator-core and the node tests of the web demo's
@@ -21,6 +22,7 @@ java_libs=/usr/share/java
 
 missing=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
+command -v nm >/dev/null || missing+=(binutils)
 command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 [ -f "$java_libs/junit4.jar" ] || missing+=(junit4)
 [ -f "$java_libs/hamcrest-core.jar" ] || missing+=(libhamcrest-java)
