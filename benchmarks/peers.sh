@@ -31,7 +31,9 @@ done
 if [ -n "$max_isa" ]; then
     export KERAS_SA_BENCH_MAX_ISA=avx2 PYTHONPATH=$PWD/benchmarks/max_isa${PYTHONPATH:+:$PYTHONPATH}
     export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
-    export NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell
+    # numpy 2's dispatch targets, then numpy 1's (Spleeter's venv); each ignores the other's.
+    export NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL"
+    export OPENBLAS_CORETYPE=Haswell
 fi
 song=${1:-../shared/data/songs/Karissa_Hobbs_-_Lets_Go_Fishin.ogg}
 runs=${2:-3}
