@@ -32,6 +32,11 @@ STARTUP_NOTICES = re.compile(
     r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$"
 )
 
+#: The TFLite converter's quantizer prints its settings on every int8
+#: conversion ("fully_quantize: 0, inference_type: 6, ..."), besides the
+#: notices above.
+CONVERTER_NOTICES = re.compile(STARTUP_NOTICES.pattern + r"|fully_quantize: \d+, inference_type: \d+, ")
+
 #: libmpg123's diagnostics (through libsndfile) on a file that is not MP3 or
 #: is damaged: "Note: Illegal Audio-MPEG-Header ...", "Note: Trying to
 #: resync...", "[src/libmpg123/parse.c:...] error: ...". keras_sa reports

@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -262,6 +264,22 @@ def test_export_command_verifies_and_refuses_to_overwrite(small_model_file, mir1
     assert cli.main(["export", "tflite", "--model", small_model_file, "--quantization", "int8",
                      "-o", str(missing)]) == 1
     assert "--data is needed" in capsys.readouterr().err and not missing.exists()
+
+
+@pytest.mark.parametrize("quantization", ["int8", "int8_float_attention"])
+def test_export_command_prints_only_its_result(small_model_file, mir1k_root, tmp_path, quantization):
+    """The converter's quantizer settings and LiteRT's delegate notice stay off the terminal."""
+    out = tmp_path / f"small_{quantization}.tflite"
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_sa.cli", "export", "tflite", "--model", small_model_file,
+         "--quantization", quantization, "-o", str(out), "--data", str(mir1k_root),
+         "--calibration-every", "25", "--calibration-windows", "8", "--no-verify"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.startswith(f"{out} (") and result.stdout.count("\n") == 1
+    assert result.stdout.endswith(f" MB, {quantization}) and {out.with_suffix('.json')}\n")
 
 
 def test_unusable_tflite_files_give_one_line(converted, tmp_path, capsys):

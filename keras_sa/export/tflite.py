@@ -122,6 +122,8 @@ def convert(model, config, quantization, calibration=None):
     """
     import tensorflow as tf
 
+    from keras_sa.native_logs import CONVERTER_NOTICES, filtered_stderr
+
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; one of {', '.join(QUANTIZATIONS)}")
     if quantization in CALIBRATED and (calibration is None or len(calibration) == 0):
@@ -152,9 +154,10 @@ def convert(model, config, quantization, calibration=None):
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-        elif quantization == "int8_float_attention":
-            return _quantize_except(converter, FLOAT_OPERATORS)
-        return converter.convert()
+        with filtered_stderr(CONVERTER_NOTICES):
+            if quantization == "int8_float_attention":
+                return _quantize_except(converter, FLOAT_OPERATORS)
+            return converter.convert()
 
 
 def _quantize_except(converter, float_operators):
@@ -303,8 +306,12 @@ def xnnpack_operators(flatbuffer, threads=1):
     """
     from ai_edge_litert.interpreter import Interpreter
 
+    from keras_sa.native_logs import filtered_stderr
+
     interpreter = Interpreter(model_content=flatbuffer, num_threads=threads, experimental_disable_delegate_node_fusion=True)
-    interpreter.allocate_tensors()
+    # Applying the delegate announces it on descriptor 2, which a user's terminal would show.
+    with filtered_stderr():
+        interpreter.allocate_tensors()
     delegated = {
         tuple(int(t) for t in op["outputs"]) for op in interpreter._get_ops_details() if op["op_name"] == "DELEGATE"
     }
