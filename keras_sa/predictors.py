@@ -173,8 +173,8 @@ class TFLitePredictor:
         self.config = ModelConfig.from_dict(self.contract["model"])
         self.threads = max(1, int(threads or usable_cpus()))
         self.interpreters = []
-        # LiteRT announces its XNNPACK delegate on descriptor 2 for every
-        # interpreter; its other lines (a broken model's) are kept for the error.
+        # LiteRT announces its XNNPACK delegate on descriptor 2 (for the first
+        # interpreter of a process); its other lines (a broken model's) are kept for the error.
         try:
             model = path.read_bytes()
         except OSError as error:
