@@ -13,7 +13,7 @@ def register(commands):
     evaluate.add_argument("--model", action="append", help="model name or .keras file (repeatable)")
     evaluate.add_argument(
         "--baseline", action="append", choices=["irm", "repet"],
-        help="ideal ratio mask (ceiling) or REPET-SIM (classical floor); repeatable",
+        help="ideal ratio mask in the default model's STFT (ceiling) or REPET-SIM (classical floor); repeatable",
     )
     evaluate.add_argument(
         "--protocol", default="mir1k", choices=["mir1k", "musdb"],
@@ -100,7 +100,11 @@ def run(args):
             label, index = f"{separator.config.name}_{index}", index + 1
         # The separator takes (channels, n) as well as (n,): no wrapper for musdb.
         methods.append((label, separator.estimator()))
-    baselines = {"irm": evaluation.ideal_ratio_mask, "repet": evaluation.repet_sim}
+    from keras_sa.models import get_preset
+
+    # The oracle masks the STFT the default model sees, so that it is that model's ceiling.
+    default_signal = get_preset("sa_shn_mobile").signal
+    baselines = {"irm": lambda: evaluation.ideal_ratio_mask(default_signal), "repet": evaluation.repet_sim}
     if musdb:
         from keras_sa.audio import AudioError, SignalConfig
 
