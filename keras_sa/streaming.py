@@ -54,8 +54,8 @@ and the overlap-add's ``N / 2``). Each resampler holds back at most a
 fixed number of samples (its filter and its processing block; measured once
 per rate pair by :func:`resampler_lag`). The sum, in input samples, is the
 latency: after ``k`` samples have been fed, at least ``k - latency`` have
-been returned. For the bundled models (``W`` 48, ``P`` 64, ``M`` 12, ``A``
-4, ``N`` 1024, ``H`` 256, 16 kHz) that is 14079 samples, 0.880 s, for 16 kHz
+been returned. For the bundled models (``W`` 36, ``P`` 64, ``M`` 24, ``A``
+4, ``N`` 2048, ``H`` 512, 16 kHz) that is 22015 samples, 1.376 s, for 16 kHz
 input; the resamplers add 0.012 s at 8 kHz, 0.073 s at 48 kHz, 0.098 s at
 44.1 and 22.05 kHz and 0.112 s at 96 kHz (``benchmarks/streaming.py`` prints
 the table for thirteen rates).

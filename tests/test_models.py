@@ -4,6 +4,7 @@ import pytest
 
 from keras_sa import models
 from keras_sa.audio import load_audio, model_input, stft
+from keras_sa.cli.info import PHONE_GMAC_PER_SECOND, PHONE_PARAMS
 from keras_sa.layers import SkipAttention
 
 from configs import SMALL_TWO_STACKS
@@ -42,7 +43,7 @@ def test_presets_build_and_run_on_real_audio(name, mir1k_patch):
         assert masks.shape == (1, config.signal.patch_frames, config.signal.n_bins, 2)
         assert np.all(np.isfinite(masks)) and np.all(masks >= 0)
     if name.endswith("mobile"):
-        assert params <= 2_000_000 and per_second <= 1e9
+        assert params <= PHONE_PARAMS and per_second <= PHONE_GMAC_PER_SECOND * 1e9
     else:
         assert 30e6 < params < 40e6
 

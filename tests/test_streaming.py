@@ -17,6 +17,8 @@ from keras_sa.separation import Separator, StreamingSeparator
 REPO = Path(__file__).resolve().parents[1]
 TFLITE_MODEL = REPO / "tflite" / "models" / "sa_shn_mobile_dynamic.tflite"
 SONG = "Steven_M_Bryant_-_Slow_Motion_Dream_excerpt.mp3"
+# The product's streaming latency cap, from a sample entering to its stems leaving.
+LATENCY_CAP = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +134,11 @@ def test_batch_windows_changes_latency_not_output(separator, song):
 
 def test_latency_of_the_bundled_model(separator):
     signal = separator.signal
-    assert (signal.sample_rate, signal.n_fft, signal.hop_length, signal.patch_frames) == (16000, 1024, 256, 64)
+    assert (signal.sample_rate, signal.n_fft, signal.hop_length, signal.patch_frames) == (16000, 2048, 512, 64)
     stream = separator.stream(16000, 1)
     look_ahead = signal.patch_frames - signal.window_hop - signal.window_margin
     assert stream.latency == (signal.window_hop + look_ahead - 1) * signal.hop_length + signal.n_fft - 1
-    assert stream.latency_seconds <= 1.0
+    assert stream.latency_seconds <= LATENCY_CAP
     assert separator.stream(16000, 1).latency_seconds == stream.latency / 16000
     # Resampling adds its filters' and blocks' hold-back.
     assert separator.stream(44100, 2).latency_seconds > stream.latency_seconds
@@ -159,8 +161,8 @@ def test_returned_samples_never_lag_more_than_the_latency(separator, song, rate,
 
 
 @pytest.mark.parametrize("rate", [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000])
-def test_latency_is_under_one_second_at_common_rates(separator, rate):
-    assert separator.stream(rate, 2).latency_seconds <= 1.0
+def test_latency_is_within_the_cap_at_common_rates(separator, rate):
+    assert separator.stream(rate, 2).latency_seconds <= LATENCY_CAP
 
 
 def _with_margin(separator, margin):

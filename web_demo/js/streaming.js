@@ -17,7 +17,7 @@
  *    minus the vocals, so the two add up to the input.
  *
  * Latency: after n samples in, exactly max(0, n - latency) samples have come out. At the model
- * rate that is (patch_frames - window_margin - 1) hop + n_fft - 1 samples (14079, 0.88 s, for
+ * rate that is (patch_frames - window_margin - 1) hop + n_fft - 1 samples (22015, 1.376 s, for
  * the bundled models); at another rate the two resamplers' look-ahead is added. Memory holds the
  * look-ahead and one chunk, whatever the length of the stream.
  */

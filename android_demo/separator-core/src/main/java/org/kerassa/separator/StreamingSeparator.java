@@ -29,7 +29,7 @@ import java.util.ArrayDeque;
  * <p><b>Latency.</b> Outputs lag the input by exactly {@link #latency()} samples: after {@code n}
  * samples in, {@code max(0, n - latency)} samples have come out (and the rest at {@link #flush}).
  * At the model rate that is the model's look-ahead,
- * {@code (patch_frames - window_margin - 1) hop + n_fft - 1} samples (14079 at 16 kHz, 0.88 s,
+ * {@code (patch_frames - window_margin - 1) hop + n_fft - 1} samples (22015 at 16 kHz, 1.376 s,
  * for the bundled models): the first sample of a window's kept frames is final only when the
  * last frame that window reads has arrived. At another rate the two resamplers' look-ahead is added (rounded up).
  * Memory holds the look-ahead and one chunk, whatever the length of the stream.
