@@ -19,7 +19,7 @@ behind the command: decode, separate, write); its median is the speed once
 start-up is paid.
 
 Configurations: ``default`` (no flags: the bundled dynamic-range TFLite
-model), ``int8`` (``--model sa_shn_mobile_int8``), ``keras`` (``--backend
+model), ``int8`` (``--model sa_shn_mobile_int8_float_attention``, int8 input and output), ``keras`` (``--backend
 keras``, the float model). Inputs: ``song``, the 133 s stereo 44.1 kHz ogg
 in ../shared/data/songs; ``long``, the same repeated to 10 minutes as a
 FLAC in a temporary folder; ``batch``, 10 copies of the song in one command.
@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SONG = ROOT.parent / "shared" / "data" / "songs" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
 CONFIGS = {
     "default": [],
-    "int8": ["--model", "sa_shn_mobile_int8"],
+    "int8": ["--model", "sa_shn_mobile_int8_float_attention"],
     "keras": ["--backend", "keras"],
     "file": None,  # --model-file FILE: another model, an earlier conversion say
 }

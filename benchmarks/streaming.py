@@ -8,7 +8,7 @@ Three measurements, each worker in a fresh process:
   call as a live stream runs it), ``--repeats`` times after a warm-up on
   another stream: the median wall time and the speed in seconds of audio per
   second. One thread: the LiteRT models run one one-thread interpreter
-  (dynamic-range and int8 conversions of the default model), the Keras
+  (dynamic-range and int8_float_attention conversions of the default model), the Keras
   float model runs with TensorFlow's intra- and inter-op threads set to 1
   and a batch of one window (the predictor pads every call to its batch).
   The ratio is against the Keras float model in the same run; "in the
@@ -235,7 +235,7 @@ def main():
     candidates = [
         ("keras float32", "keras", PRETRAINED / "sa_shn_mobile.keras"),
         ("tflite dynamic", "tflite", PRETRAINED / "sa_shn_mobile_dynamic.tflite"),
-        ("tflite int8", "tflite", PRETRAINED / "sa_shn_mobile_int8.tflite"),
+        ("tflite int8, float attention", "tflite", PRETRAINED / "sa_shn_mobile_int8_float_attention.tflite"),
     ]
     if "speed" not in args.skip:
         print(f"speed: {SONG.name} (133 s, stereo, resampled from 44.1 kHz to each rate) streamed in chunks "

@@ -28,7 +28,7 @@ from keras_sa.separation import Separator
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_GOLDEN = REPO / "android_demo" / "separator-core" / "src" / "test" / "resources" / "golden"
 GOLDEN = Path(os.environ.get("KERAS_SA_GOLDEN") or DEFAULT_GOLDEN)
-MODEL = REPO / "tflite" / "models" / "sa_shn_mobile_int8.tflite"
+MODEL = REPO / "tflite" / "models" / "sa_shn_mobile_int8_float_attention.tflite"
 
 pytestmark = pytest.mark.skipif(not (GOLDEN / "manifest.json").is_file(), reason=f"no golden vectors at {GOLDEN}")
 

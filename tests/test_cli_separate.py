@@ -124,7 +124,8 @@ def test_default_is_the_fastest_bundled_model_that_passed_the_gate():
     path, backend = pretrained.locate()
     assert (path.name, backend) == (f"{pretrained.DEFAULT}_dynamic.tflite", "tflite")
     assert pretrained.locate(backend="keras") == (pretrained.resolve(), "keras")
-    assert pretrained.locate(f"{pretrained.DEFAULT}_int8")[0].name == f"{pretrained.DEFAULT}_int8.tflite"
+    name = f"{pretrained.DEFAULT}_int8_float_attention"
+    assert pretrained.locate(name)[0].name == f"{name}.tflite"
     # The quality promise of the default: within 0.05 dB of the float model on the gate's clips.
     figures = json.loads(path.with_suffix(".json").read_text())["verification"]
     assert figures["clips"] >= 25
@@ -173,8 +174,8 @@ def stderr_lines(text):
     return [piece.strip() for piece in re.split(r"[\r\n]", text) if piece.strip()]
 
 
-@pytest.mark.parametrize("backend", [[], ["--backend", "keras"], ["--model", "sa_shn_mobile_int8"]],
-                         ids=["default", "keras", "int8"])
+@pytest.mark.parametrize("backend", [[], ["--backend", "keras"], ["--model", "sa_shn_mobile_int8_float_attention"]],
+                         ids=["default", "keras", "int8_float_attention"])
 def test_success_leaves_only_progress_and_the_file_line_on_stderr(tmp_path, song, backend):
     out = tmp_path / "out"
     result = run_cli("separate", str(song), "-o", str(out), *backend, env=user_environment())

@@ -29,7 +29,7 @@ the raw little-endian values in C (row-major) order, gzip-compressed (``.f32.gz`
 Usage (from the repository root)::
 
     .venv/bin/python android_demo/tools/make_golden.py --data ../shared/data/mir1k \\
-        [--model tflite/models/sa_shn_mobile_int8.tflite]
+        [--model tflite/models/sa_shn_mobile_int8_float_attention.tflite]
 
 The JVM tests need no model: they replay the recorded int8 outputs through a fake model. After
 the model is re-exported, run this again so the recorded outputs and contract match it.
@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "tflite" / "models" / "sa_shn_mobile_int8.tflite"
+DEFAULT_MODEL = REPO / "tflite" / "models" / "sa_shn_mobile_int8_float_attention.tflite"
 DEFAULT_OUT = REPO / "android_demo" / "separator-core" / "src" / "test" / "resources" / "golden"
 DEFAULT_SONG = "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
 
@@ -66,7 +66,7 @@ SONG_NOTE = "\"Let's Go Fishin'\" by Karissa Hobbs, Free Music Archive, licensed
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="MIR-1K stems folder (<clip>/vocals.opus, accompaniment.opus)")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="int8 .tflite model, its contract .json beside it")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=".tflite model with int8 input and output, its contract .json beside it")
     parser.add_argument("--songs", type=Path, default=None, help="folder of full songs (default: <data>/../songs)")
     parser.add_argument("--song", default=DEFAULT_SONG, help="stereo 44.1 kHz song file in --songs")
     parser.add_argument("--clip", default="Kenshin_1_03", help="MIR-1K test clip")

@@ -17,7 +17,7 @@ def register(commands):
     separate.add_argument("-o", "--out", required=True, help="output folder: OUT/<input name>/vocals.<fmt>, ...")
     separate.add_argument("--model", default="default",
                           help="bundled model name (default: %(default)s), <name>_<quantization> for a "
-                          "bundled TFLite model (sa_shn_mobile_int8), or a .keras or .tflite file")
+                          "bundled TFLite model (sa_shn_mobile_int8_float_attention), or a .keras or .tflite file")
     separate.add_argument("--backend", choices=["keras", "tflite"],
                           help="keras: the float model; tflite: LiteRT (default: a bundled name's fastest "
                           "TFLite model that passed verification against the float model, the dynamic-"

@@ -28,11 +28,13 @@ MODELS = {
 }
 DEFAULT = "sa_shn_mobile"
 
-#: TFLite quantizations, fastest first on the CPUs measured (per window on
-#: 2 x86-64 cores, ``benchmarks/tflite.py``: dynamic 8.5 ms, float32 12.7,
-#: float16 12.8, int8 17.5; LiteRT's XNNPACK delegate does not take the int8
-#: model's attention operators).
-TFLITE_BY_SPEED = ("dynamic", "float32", "float16", "int8")
+#: TFLite quantizations in the order the default is chosen from, fastest first
+#: where speed is tightest: on an AVX2 CPU one window of the dynamic-range model
+#: takes 47 ms and of int8_float_attention 52 ms (one thread); with AVX-512 the
+#: latter is 5-18 % faster but loses more (MODEL_CARD.md). float32 and float16
+#: take 1.7 times as long; the full-integer int8 model's attention runs in
+#: LiteRT's built-in kernels, not XNNPACK, and is the slowest.
+TFLITE_BY_SPEED = ("dynamic", "int8_float_attention", "float32", "float16", "int8")
 
 BACKENDS = ("keras", "tflite")
 
@@ -66,7 +68,7 @@ def resolve(name_or_path="default"):
     raise UnknownModelError(f"unknown model {name_or_path!r}: not a file, and not one of: {known}")
 
 
-def tflite_file(name, quantization="int8"):
+def tflite_file(name, quantization):
     """Where the bundled ``quantization`` TFLite conversion of a bundled model is (it may be absent)."""
     return HERE / f"{name}_{quantization}.tflite"
 

@@ -61,7 +61,7 @@ test('the contract parser refuses other formats, versions and conventions', () =
   const good = JSON.parse(fs.readFileSync(contractFile, 'utf8'));
   const parsed = parseContract(good);
   assert.equal(parsed.signal.sampleRate, 16000);
-  assert.equal(parsed.signal.windowMargin, 12);
+  assert.equal(parsed.signal.windowMargin, 24);
   assert.equal(parsed.signal.windowLookAhead, 4);
   const broken = (edit) => {
     const copy = structuredClone(good);
@@ -74,6 +74,6 @@ test('the contract parser refuses other formats, versions and conventions', () =
   assert.throws(broken((c) => { c.stft.center = false; }), ContractError);
   assert.throws(broken((c) => { c.signal.n_fft = 1000; }), ContractError);
   assert.throws(broken((c) => { c.signal.sources = ['drums', 'bass']; }), ContractError);
-  assert.throws(broken((c) => { c.input.shape = [1, 32, 512, 1]; }), ContractError);
+  assert.throws(broken((c) => { c.input.shape = [1, 32, 1024, 1]; }), ContractError);
   assert.throws(() => parseContract(null), ContractError);
 });

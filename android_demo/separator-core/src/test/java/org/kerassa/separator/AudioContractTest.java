@@ -16,13 +16,13 @@ import java.util.Arrays;
 import org.junit.Test;
 
 /**
- * Reading the model's audio contract ({@code X.json} beside {@code X.tflite}): the committed int8
- * model's (tflite/models/sa_shn_mobile_int8.json, whatever the golden vectors were written for),
- * and the golden vectors' own, which may be another model's.
+ * Reading the model's audio contract ({@code X.json} beside {@code X.tflite}): the committed model
+ * with int8 input and output (tflite/models/sa_shn_mobile_int8_float_attention.json, whatever the
+ * golden vectors were written for), and the golden vectors' own, which may be another model's.
  */
 public class AudioContractTest {
-    /** The committed int8 model's contract (the model the golden vectors are written for by default). */
-    private static final String MODEL_CONTRACT = "sa_shn_mobile_int8.json";
+    /** The committed int8-in, int8-out model's contract (the golden vectors' model by default). */
+    private static final String MODEL_CONTRACT = "sa_shn_mobile_int8_float_attention.json";
 
     private static String modelText() throws IOException {
         return new String(committed(MODEL_CONTRACT), java.nio.charset.StandardCharsets.UTF_8);
@@ -45,34 +45,34 @@ public class AudioContractTest {
     public void readsTheModelsContract() throws Exception {
         AudioContract contract = AudioContract.parse(modelText());
         assertEquals(1, contract.version);
-        assertEquals("int8", contract.quantization);
+        assertEquals("int8_float_attention", contract.quantization);
         assertEquals("sa_shn_mobile", contract.modelName);
         SignalConfig s = contract.signal;
         assertEquals(16000, s.sampleRate);
-        assertEquals(1024, s.nFft);
-        assertEquals(256, s.hopLength);
-        assertEquals(512, s.nBins);
+        assertEquals(2048, s.nFft);
+        assertEquals(512, s.hopLength);
+        assertEquals(1024, s.nBins);
         assertEquals(64, s.patchFrames);
-        assertEquals(48, s.windowHop);
-        assertEquals(12, s.windowMargin());
+        assertEquals(36, s.windowHop);
+        assertEquals(24, s.windowMargin());
         assertEquals(4, s.windowLookAhead());
         assertEquals("log", s.compression);
         assertEquals(1000f, s.compressionStrength, 0f);
         assertEquals(Arrays.asList("vocals", "accompaniment"), s.sources);
         assertEquals(0, contract.vocalsIndex());
         assertEquals(1, contract.accompanimentIndex());
-        assertEquals(513, s.spectrumBins());
-        assertEquals(101, s.numFrames(25700));
+        assertEquals(1025, s.spectrumBins());
+        assertEquals(51, s.numFrames(25700));
 
         assertEquals("int8", contract.input.dtype);
-        assertArrayEquals(new int[] {1, 64, 512, 1}, contract.input.shape());
+        assertArrayEquals(new int[] {1, 64, 1024, 1}, contract.input.shape());
         assertEquals(0.003921568859368563, contract.input.scale, 0); // 1/255 as float32
         assertEquals(-128, contract.input.zeroPoint);
-        assertArrayEquals(new int[] {1, 64, 512, 2}, contract.output.shape());
+        assertArrayEquals(new int[] {1, 64, 1024, 2}, contract.output.shape());
         assertEquals(0.00390625f, contract.output.scale, 0f); // 1/256
         assertEquals(-128, contract.output.zeroPoint);
         assertTrue(contract.input.isQuantized());
-        assertEquals(64 * 512, contract.input.elements());
+        assertEquals(64 * 1024, contract.input.elements());
     }
 
     @Test
@@ -118,7 +118,7 @@ public class AudioContractTest {
         json.getAsJsonObject("signal").addProperty("window_margin", 12);
         SignalConfig signal = AudioContract.parse(json.toString()).signal;
         assertEquals(12, signal.windowMargin());
-        assertEquals(4, signal.windowLookAhead());
+        assertEquals(64 - 36 - 12, signal.windowLookAhead());
         // A contract from before the field existed keeps the central frames.
         json.getAsJsonObject("signal").remove("window_margin");
         signal = AudioContract.parse(json.toString()).signal;
@@ -156,8 +156,8 @@ public class AudioContractTest {
         assertRejected(json, "missing object \"signal\"");
 
         json = modelJson();
-        json.getAsJsonObject("signal").addProperty("n_bins", 600);
-        assertRejected(json, "n_bins=600");
+        json.getAsJsonObject("signal").addProperty("n_bins", 1100);
+        assertRejected(json, "n_bins=1100");
 
         json = modelJson();
         json.getAsJsonObject("signal").remove("window_margin");
@@ -165,16 +165,16 @@ public class AudioContractTest {
         assertRejected(json, "patch_frames - window_hop must be even");
 
         json = modelJson();
-        json.getAsJsonObject("signal").addProperty("window_margin", 17);
-        assertRejected(json, "window_margin must lie in [0, patch_frames - window_hop = 16]");
+        json.getAsJsonObject("signal").addProperty("window_margin", 29);
+        assertRejected(json, "window_margin must lie in [0, patch_frames - window_hop = 28]");
 
         json = modelJson();
         JsonArray shape = new JsonArray();
-        for (int d : new int[] {1, 32, 512, 1}) {
+        for (int d : new int[] {1, 32, 1024, 1}) {
             shape.add(d);
         }
         json.getAsJsonObject("input").add("shape", shape);
-        assertRejected(json, "input shape [1, 32, 512, 1]");
+        assertRejected(json, "input shape [1, 32, 1024, 1]");
 
         json = modelJson();
         json.getAsJsonObject("output").addProperty("dtype", "int16");

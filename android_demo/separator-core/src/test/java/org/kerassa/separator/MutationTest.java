@@ -483,7 +483,7 @@ public class MutationTest {
     @Test
     public void contractRegressionCases() throws Exception {
         // Found by the first run of the contract campaign: values the reader accepted.
-        assertRefusedContract(contract("\"n_fft\":1024", "\"n_fft\":2147483647"), "n_fft must be a whole number in [2, 65536]");
+        assertRefusedContract(contract("\"n_fft\":2048", "\"n_fft\":2147483647"), "n_fft must be a whole number in [2, 65536]");
         assertRefusedContract(contract("\"compression_strength\":1000.0", "\"compression_strength\":-2.14748365E9"),
                 "compression_strength must be a positive number");
         assertRefusedContract(contract("\"scale\":0.00390625", "\"scale\":1e308"), "positive finite scale"); // Infinity as a float
@@ -498,12 +498,12 @@ public class MutationTest {
         assertRefusedContract(text, "...");
         // Found reading the reader: getAsInt wraps 4294967360 around to 64, and a shape of it was
         // taken for 64; 64.0 and 6.4e1 are floats to the Python reader, which refuses them.
-        String shape = "\"shape\":[1,64,512,1]";
-        assertRefusedContract(contract(shape, "\"shape\":[1,4294967360,512,1]"), "must be an integer, got 4294967360");
-        assertRefusedContract(contract(shape, "\"shape\":[1,1e999999999,512,1]"), "must be an integer, got 1e999999999");
-        assertRefusedContract(contract(shape, "\"shape\":[1,64.0,512,1]"), "must be an integer");
-        assertRefusedContract(contract("\"n_fft\":1024", "\"n_fft\":1.024e3"), "must be an integer");
-        assertRefusedContract(contract(shape, "\"shape\":[1,64,512,1,1,1,1,1,1]"), "a shape of 9 dimensions");
+        String shape = "\"shape\":[1,64,1024,1]";
+        assertRefusedContract(contract(shape, "\"shape\":[1,4294967360,1024,1]"), "must be an integer, got 4294967360");
+        assertRefusedContract(contract(shape, "\"shape\":[1,1e999999999,1024,1]"), "must be an integer, got 1e999999999");
+        assertRefusedContract(contract(shape, "\"shape\":[1,64.0,1024,1]"), "must be an integer");
+        assertRefusedContract(contract("\"n_fft\":2048", "\"n_fft\":2.048e3"), "must be an integer");
+        assertRefusedContract(contract(shape, "\"shape\":[1,64,1024,1,1,1,1,1,1]"), "a shape of 9 dimensions");
         // An endless stream (a contract path that names a device or a pipe) is not read to its end.
         InputStream endless = new InputStream() {
             @Override
@@ -518,7 +518,7 @@ public class MutationTest {
             assertTrue(e.getMessage(), e.getMessage().contains("not a contract"));
         }
         // The largest model output accepted: patch_frames 4096 x n_bins 32769 x 2 would be 268 M values.
-        text = contract("\"n_fft\":1024", "\"n_fft\":65536").replace("\"n_bins\":512", "\"n_bins\":32769")
+        text = contract("\"n_fft\":2048", "\"n_fft\":65536").replace("\"n_bins\":1024", "\"n_bins\":32769")
                 .replace("\"patch_frames\":64", "\"patch_frames\":4096");
         assertRefusedContract(text, "a model output of 268443648 values");
     }
