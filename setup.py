@@ -11,7 +11,7 @@ requirements = [
 
 setup(
     name="keras_sa",
-    version="0.1.0",
+    version="0.2.0",
     description="Singing voice separation with skip attention (SA-SHN) in Keras",
     long_description=(here / "README.md").read_text(),
     long_description_content_type="text/markdown",

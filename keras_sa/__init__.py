@@ -4,7 +4,7 @@ The public API is imported lazily, so that ``import keras_sa`` (and the
 command line's ``--help``) does not pay for TensorFlow.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "SkipAttention": ("keras_sa.layers", "SkipAttention"),

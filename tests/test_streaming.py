@@ -190,7 +190,9 @@ def test_latency_follows_the_window_margin(separator, song, margin):
     stream = shifted.stream(16000, 1)
     expected = (signal.patch_frames - margin - 1) * signal.hop_length + signal.n_fft - 1
     assert stream.latency == expected
-    samples = at_rate(song, 16000, 2.0, channels=1)
+    # Long enough that the stream holds back its full latency at least once: its output leaves a
+    # window hop (36 frames, 1.15 s) at a time, so the lag peaks just before a window's output.
+    samples = at_rate(song, 16000, 4.0, channels=1)
     vocals, _, lag = feed(stream, samples, [1])
     assert lag == stream.latency
     # The offline masks are the windows' frames [margin, margin + window_hop).
