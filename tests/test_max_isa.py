@@ -45,7 +45,7 @@ def run_child(model, max_isa):
 # activation to int8 on the fly, after float reductions (the attention's softmax and products)
 # that the two instruction sets sum in different orders: a value on a rounding boundary then
 # moves by one int8 step, and the masks by up to a few thousandths (0.0033 on this window),
-# against the 0.22 that the conversion itself allows from the float model (tflite/models/REPORT.md).
+# where the conversion's masks are up to 0.22 from the float model's (tflite/models/REPORT.md).
 @pytest.mark.skipif(not HAS_AVX512, reason="the CPU has no AVX-512 to hide")
 @pytest.mark.parametrize("name, tolerance", [("float32", 1e-4), ("dynamic", 1e-2)])
 def test_avx2_kernels_compute_what_the_avx512_ones_do(name, tolerance):
