@@ -360,7 +360,8 @@ def test_bundled_integer_model_passes_the_gate(splits):
 
     path = pretrained.resolve_tflite(f"{pretrained.DEFAULT}_int8_float_attention")
     assert path.name == f"{pretrained.DEFAULT}_int8_float_attention.tflite"
-    assert read_contract(path)["input"]["dtype"] == read_contract(path)["output"]["dtype"] == "int8"
+    contract = read_contract(path)
+    assert contract["input"]["dtype"] == contract["output"]["dtype"] == "int8"
     separator = Separator.from_pretrained(f"{pretrained.DEFAULT}_int8_float_attention", threads=2)
     model, config = load_model(pretrained.resolve("default"))
     assert separator.config == config

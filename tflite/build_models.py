@@ -10,8 +10,8 @@ against the float Keras model on a fixed subset of MIR-1K test clips (every
 plus ``REPORT.md`` and ``report.json`` (sizes, every operator with its
 tensors' dtypes and whether XNNPACK runs it, mask errors, GNSDR
 differences). The int8_float_attention and dynamic-range models are also
-copied into the package (``keras_sa/pretrained/``): the fastest one, and the
-one with int8 input and output for integer pipelines (the full-integer int8
+copied into the package (``keras_sa/pretrained/``): the default, and the one
+with int8 input and output for integer pipelines (the full-integer int8
 model is committed here only when it passes). int8 and int8_float_attention
 are calibrated on windows of the MIR-1K training singers' clips only. Exits 1
 if any model fails.
